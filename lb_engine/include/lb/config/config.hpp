@@ -1,0 +1,80 @@
+// Engine configuration: a plain struct with in-class defaults, loaded from TOML and
+// validated once at start.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lb/addr.hpp"
+
+namespace lb {
+
+enum class Mode : uint8_t { inline_nat, proxy, dsr_l2, dsr_l3_dscp, dsr_l3_tunnel };
+enum class Algorithm : uint8_t { rr, wrr, lc, wlc, rtt, priority, sh, maglev };
+enum class Proto : uint8_t { tcp = 6, udp = 17 };
+
+const char* to_string(Mode m);        // "inline", "proxy", "dsr-l2", ...
+const char* to_string(Algorithm a);   // "rr", ...
+const char* to_string(Proto p);       // "tcp", "udp"
+
+struct BackendConfig {
+  IpAddr address;
+  uint16_t port = 0;
+  uint32_t weight = 1;
+};
+
+struct VipConfig {
+  std::string name;
+  IpAddr address;
+  uint16_t port = 0;
+  Proto protocol = Proto::tcp;
+  Mode mode = Mode::inline_nat;
+  Algorithm algorithm = Algorithm::rr;
+  std::vector<BackendConfig> backends;
+};
+
+struct PortConfig {
+  std::string name;             // "front", "back": how logs and stats name the port
+  std::string tap;              // TAP device to attach to
+  std::string netns;            // where the TAP lives (a name under /run/netns); empty = ours
+  MacAddr mac;                  // the engine's MAC on this port
+  Prefix address;               // the engine's own address and the connected subnet
+};
+
+struct RouteConfig {
+  Prefix destination;
+  IpAddr via;
+};
+
+struct TimeoutConfig {  // seconds of idleness allowed per state
+  uint32_t tcp_syn = 30;
+  uint32_t tcp_established = 900;
+  uint32_t tcp_fin = 60;
+  uint32_t tcp_close = 10;
+  uint32_t udp = 60;
+};
+
+struct Config {
+  std::string source;                // the file it came from
+  std::string name = "lbd";
+  std::string control_socket = "/run/lbd.sock";
+  uint32_t max_flows = 262144;
+  TimeoutConfig timeouts;
+  std::vector<PortConfig> ports;
+  std::vector<RouteConfig> routes;
+  std::vector<VipConfig> vips;
+};
+
+// A config that cannot be used. what() is one line: "FILE:LINE: KEY: problem".
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses and validates a TOML config file. Throws ConfigError naming file, line and key.
+Config load_config(const std::string& path);
+// Same, from text (`source_name` stands for the file name in messages).
+Config parse_config(const std::string& text, const std::string& source_name);
+
+}  // namespace lb

@@ -1,0 +1,119 @@
+// The engine: the LB's whole network stack on its data ports. It answers ARP and ICMP
+// echo for the VIPs and its own addresses, load balances new flows to backends,
+// rewrites headers in place, and counts every frame it does not forward by reason.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lb/config/config.hpp"
+#include "lb/control/stats.hpp"
+#include "lb/flow/flow_table.hpp"
+#include "lb/io/packet_io.hpp"
+#include "lb/packet/parsed.hpp"
+#include "lb/sched/round_robin.hpp"
+
+namespace lb {
+
+struct FlowInfo {
+  std::string vip, protocol, client, backend, state;
+  uint64_t age_ms = 0, expires_in_ms = 0;
+  uint32_t packets_in = 0, packets_out = 0;
+};
+
+class Engine {
+ public:
+  // `io` must outlive the engine and have one port per config.ports entry, in order.
+  Engine(const Config& cfg, PacketIo& io);
+  ~Engine();
+
+  // Handles one frame (virtio_net_hdr + Ethernet) received on `port`; the buffer may be
+  // rewritten in place and sent. `cap` is the buffer's capacity (replies may grow).
+  void handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uint64_t now_ms);
+
+  // Reads every port until all are empty or `budget` frames were handled.
+  size_t drain(uint64_t now_ms, size_t budget = 256);
+  // Timers: expires flows, refreshes neighbours. Call every ~100 ms.
+  void housekeeping(uint64_t now_ms);
+  // Runs the data path (poll, drain, housekeeping, control requests) until `stop`.
+  void run(const std::atomic<bool>& stop);
+
+  // Runs `fn` on the data-path thread between batches and waits for it. For the control
+  // plane: the data path owns the flow table and never waits on a lock.
+  void call_in_datapath(std::function<void()> fn);
+  std::vector<FlowInfo> flows();  // via call_in_datapath when running
+
+  const Config& config() const { return cfg_; }
+  const EngineStats& stats() const { return stats_; }
+  const PortStats& port_stats(size_t i) const { return ports_[i].stats; }
+  const BackendStats& backend_stats(size_t vip, size_t b) const { return *vips_[vip].backends[b].stats; }
+  static uint64_t now_ms();
+
+ private:
+  struct Port {
+    PortConfig cfg;
+    PortStats stats;
+  };
+  struct Backend {
+    BackendConfig cfg;
+    std::unique_ptr<BackendStats> stats = std::make_unique<BackendStats>();
+  };
+  struct Vip {
+    VipConfig cfg;
+    std::vector<Backend> backends;
+    std::vector<uint8_t> usable;  // scheduling input, one per backend (1 = may take new flows)
+    RoundRobin rr;
+  };
+  struct Neighbor {
+    uint32_t ip = 0;  // network order
+    MacAddr mac;
+    bool valid = false;
+    uint64_t confirmed_ms = 0, requested_ms = 0;
+    size_t port = 0;
+  };
+  struct Route {
+    Prefix dst;
+    uint32_t via = 0;  // 0 = connected
+    size_t port = 0;
+  };
+
+  void handle_arp(size_t port, uint8_t* buf, size_t len, uint64_t now);
+  void handle_ipv4(size_t port, pkt::Parsed& p, uint64_t now);
+  void answer_icmp_echo(size_t port, pkt::Parsed& p);
+  // Sends an IPv4 packet toward `dst` (routing + neighbour), setting both MACs.
+  void route_and_send(pkt::Parsed& p, uint32_t dst, uint64_t now);
+  bool lookup_route(uint32_t dst, size_t& port, uint32_t& next_hop) const;
+  Neighbor* neighbor(uint32_t ip);
+  void learn(size_t port, uint32_t ip, const uint8_t* mac, uint64_t now);
+  void send_arp_request(size_t port, uint32_t target_ip, uint64_t now);
+  void transmit(size_t port, const uint8_t* buf, size_t len);
+  int find_vip(uint32_t addr, uint8_t proto, uint16_t port_net) const;
+  bool is_vip_address(uint32_t addr) const;
+  bool is_own_address(uint32_t addr) const;
+  void release_flow(uint32_t id);
+  void run_control_requests();
+
+  Config cfg_;
+  PacketIo& io_;
+  std::vector<Port> ports_;
+  std::vector<Route> routes_;
+  std::vector<Vip> vips_;
+  std::vector<Neighbor> neighbors_;
+  FlowTable flows_;
+  FlowTimeouts timeouts_;
+  EngineStats stats_;
+  std::vector<uint8_t> rxbuf_;
+  std::vector<uint8_t> txbuf_;
+
+  std::atomic<bool> running_{false};
+  std::atomic<bool> requests_pending_{false};
+  std::mutex requests_mu_;
+  std::vector<std::function<void()>> requests_;
+  int wake_fd_ = -1;  // eventfd: wakes the data path for control requests
+};
+
+}  // namespace lb

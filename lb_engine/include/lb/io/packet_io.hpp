@@ -1,0 +1,58 @@
+// Packet I/O the data path is given: TAP devices in the lab, memory in unit tests.
+// Frames carry a virtio_net_hdr prefix (pkt::VnetHdr) in both directions.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace lb {
+
+class PacketIo {
+ public:
+  virtual ~PacketIo() = default;
+  virtual size_t port_count() const = 0;
+  // Reads one frame from `port` into buf. Returns its length, 0 when none is waiting,
+  // or -1 on an error (errno set). Never blocks.
+  virtual long recv(size_t port, uint8_t* buf, size_t cap) = 0;
+  // Sends one frame on `port`; true when the device took it.
+  virtual bool send(size_t port, const uint8_t* buf, size_t len) = 0;
+  // A file descriptor that becomes readable when `port` has frames, or -1.
+  virtual int poll_fd(size_t port) const { return -1; }
+};
+
+// TAP devices opened with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, offloads enabled.
+class TapIo : public PacketIo {
+ public:
+  struct PortSpec {
+    std::string tap;    // device name
+    std::string netns;  // name under /run/netns where it lives, or empty for ours
+  };
+  // Attaches to (or creates) each TAP. Throws std::runtime_error with one clear line.
+  explicit TapIo(const std::vector<PortSpec>& ports);
+  ~TapIo() override;
+  size_t port_count() const override { return fds_.size(); }
+  long recv(size_t port, uint8_t* buf, size_t cap) override;
+  bool send(size_t port, const uint8_t* buf, size_t len) override;
+  int poll_fd(size_t port) const override { return fds_[port]; }
+
+ private:
+  std::vector<int> fds_;
+};
+
+// In-memory ports for tests: inject() queues frames to be received, sent() holds output.
+class MemIo : public PacketIo {
+ public:
+  explicit MemIo(size_t ports) : rx_(ports), tx_(ports) {}
+  size_t port_count() const override { return rx_.size(); }
+  long recv(size_t port, uint8_t* buf, size_t cap) override;
+  bool send(size_t port, const uint8_t* buf, size_t len) override;
+  void inject(size_t port, std::vector<uint8_t> frame) { rx_[port].push_back(std::move(frame)); }
+  std::deque<std::vector<uint8_t>>& sent(size_t port) { return tx_[port]; }
+
+ private:
+  std::vector<std::deque<std::vector<uint8_t>>> rx_, tx_;
+};
+
+}  // namespace lb

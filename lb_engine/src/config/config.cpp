@@ -1,0 +1,263 @@
+#include "lb/config/config.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+#include <tuple>
+
+namespace lb {
+
+const char* to_string(Mode m) {
+  switch (m) {
+    case Mode::inline_nat: return "inline";
+    case Mode::proxy: return "proxy";
+    case Mode::dsr_l2: return "dsr-l2";
+    case Mode::dsr_l3_dscp: return "dsr-l3-dscp";
+    case Mode::dsr_l3_tunnel: return "dsr-l3-tunnel";
+  }
+  return "?";
+}
+
+const char* to_string(Algorithm a) {
+  switch (a) {
+    case Algorithm::rr: return "rr";
+    case Algorithm::wrr: return "wrr";
+    case Algorithm::lc: return "lc";
+    case Algorithm::wlc: return "wlc";
+    case Algorithm::rtt: return "rtt";
+    case Algorithm::priority: return "priority";
+    case Algorithm::sh: return "sh";
+    case Algorithm::maglev: return "maglev";
+  }
+  return "?";
+}
+
+const char* to_string(Proto p) { return p == Proto::tcp ? "tcp" : "udp"; }
+
+namespace {
+
+// Walks a parsed document, turning every problem into one ConfigError line that names
+// the file, the line and the dotted key.
+class Loader {
+ public:
+  explicit Loader(std::string source) : src_(std::move(source)) {}
+
+  [[noreturn]] void fail(const toml::node* n, const std::string& key, const std::string& msg) const {
+    std::ostringstream o;
+    o << src_;
+    if (n && n->source().begin.line) o << ":" << n->source().begin.line;
+    o << ": " << key << ": " << msg;
+    throw ConfigError(o.str());
+  }
+
+  // Every key of `t` must be one of `allowed`: a typo is an error, not a silent default.
+  void only_keys(const toml::table& t, const std::string& where, std::set<std::string> allowed) const {
+    for (auto&& [k, v] : t) {
+      if (!allowed.count(std::string(k.str()))) {
+        std::string list;
+        for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail(&v, join(where, std::string(k.str())), "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+  const toml::node* need(const toml::table& t, const std::string& where, const char* key) const {
+    const toml::node* n = t.get(key);
+    if (!n) fail(&t, join(where, key), "missing");
+    return n;
+  }
+
+  std::string str(const toml::node* n, const std::string& key) const {
+    if (auto v = n->value<std::string>()) return *v;
+    fail(n, key, "expected a string");
+  }
+
+  int64_t integer(const toml::node* n, const std::string& key, int64_t lo, int64_t hi) const {
+    auto v = n->value<int64_t>();
+    if (!n->is_integer() || !v) fail(n, key, "expected an integer");
+    if (*v < lo || *v > hi)
+      fail(n, key, std::to_string(*v) + " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+    return *v;
+  }
+
+  IpAddr ip(const toml::node* n, const std::string& key) const {
+    auto s = str(n, key);
+    auto a = IpAddr::parse(s);
+    if (!a) fail(n, key, "'" + s + "' is not an IP address");
+    if (!a->is_v4()) fail(n, key, "'" + s + "': only IPv4 is forwarded so far");
+    return *a;
+  }
+
+  Prefix prefix(const toml::node* n, const std::string& key) const {
+    auto s = str(n, key);
+    auto p = Prefix::parse(s);
+    if (!p) fail(n, key, "'" + s + "' is not an address/prefix-length");
+    if (!p->addr.is_v4()) fail(n, key, "'" + s + "': only IPv4 is forwarded so far");
+    return *p;
+  }
+
+  const toml::table& table(const toml::node* n, const std::string& key) const {
+    if (!n->is_table()) fail(n, key, "expected a table");
+    return *n->as_table();
+  }
+
+  const toml::array& array(const toml::node* n, const std::string& key) const {
+    if (!n->is_array()) fail(n, key, "expected an array");
+    return *n->as_array();
+  }
+
+  Config load(const toml::table& root) {
+    Config c;
+    c.source = src_;
+    only_keys(root, "", {"engine", "timeouts", "ports", "routes", "vips"});
+
+    if (auto* n = root.get("engine")) {
+      auto& t = table(n, "engine");
+      only_keys(t, "engine", {"name", "control_socket", "max_flows"});
+      if (auto* v = t.get("name")) c.name = str(v, "engine.name");
+      if (auto* v = t.get("control_socket")) c.control_socket = str(v, "engine.control_socket");
+      if (auto* v = t.get("max_flows")) c.max_flows = static_cast<uint32_t>(integer(v, "engine.max_flows", 16, 1u << 26));
+    }
+    if (auto* n = root.get("timeouts")) {
+      auto& t = table(n, "timeouts");
+      only_keys(t, "timeouts", {"tcp_syn", "tcp_established", "tcp_fin", "tcp_close", "udp"});
+      auto get = [&](const char* k, uint32_t& out) {
+        if (auto* v = t.get(k)) out = static_cast<uint32_t>(integer(v, join("timeouts", k), 1, 86400 * 7));
+      };
+      get("tcp_syn", c.timeouts.tcp_syn);
+      get("tcp_established", c.timeouts.tcp_established);
+      get("tcp_fin", c.timeouts.tcp_fin);
+      get("tcp_close", c.timeouts.tcp_close);
+      get("udp", c.timeouts.udp);
+    }
+
+    const toml::node* ports = need(root, "", "ports");
+    auto& parr = array(ports, "ports");
+    if (parr.empty()) fail(ports, "ports", "at least one port is needed");
+    for (size_t i = 0; i < parr.size(); ++i) {
+      std::string w = "ports[" + std::to_string(i) + "]";
+      auto& t = table(&parr[i], w);
+      only_keys(t, w, {"name", "tap", "netns", "mac", "address"});
+      PortConfig p;
+      p.name = str(need(t, w, "name"), w + ".name");
+      p.tap = str(need(t, w, "tap"), w + ".tap");
+      if (p.tap.empty() || p.tap.size() > 15) fail(t.get("tap"), w + ".tap", "a device name is 1 to 15 characters");
+      if (auto* v = t.get("netns")) p.netns = str(v, w + ".netns");
+      auto* macn = need(t, w, "mac");
+      auto mac = MacAddr::parse(str(macn, w + ".mac"));
+      if (!mac || mac->is_multicast() || mac->is_zero()) fail(macn, w + ".mac", "expected a unicast MAC like 02:00:00:00:00:01");
+      p.mac = *mac;
+      p.address = prefix(need(t, w, "address"), w + ".address");
+      for (auto& other : c.ports) {
+        if (other.name == p.name) fail(t.get("name"), w + ".name", "duplicate port name '" + p.name + "'");
+        if (other.tap == p.tap) fail(t.get("tap"), w + ".tap", "TAP '" + p.tap + "' is used by port '" + other.name + "' too");
+      }
+      c.ports.push_back(p);
+    }
+
+    if (auto* n = root.get("routes")) {
+      auto& arr = array(n, "routes");
+      for (size_t i = 0; i < arr.size(); ++i) {
+        std::string w = "routes[" + std::to_string(i) + "]";
+        auto& t = table(&arr[i], w);
+        only_keys(t, w, {"destination", "via"});
+        RouteConfig r;
+        r.destination = prefix(need(t, w, "destination"), w + ".destination");
+        auto* via = need(t, w, "via");
+        r.via = ip(via, w + ".via");
+        bool reachable = false;
+        for (auto& p : c.ports) reachable |= p.address.contains(r.via);
+        if (!reachable) fail(via, w + ".via", r.via.str() + " is not on any port's subnet");
+        c.routes.push_back(r);
+      }
+    }
+
+    const toml::node* vips = need(root, "", "vips");
+    auto& varr = array(vips, "vips");
+    if (varr.empty()) fail(vips, "vips", "at least one VIP is needed");
+    std::set<std::tuple<uint32_t, uint16_t, int>> seen;
+    for (size_t i = 0; i < varr.size(); ++i) {
+      std::string w = "vips[" + std::to_string(i) + "]";
+      auto& t = table(&varr[i], w);
+      only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends"});
+      VipConfig v;
+      v.name = t.get("name") ? str(t.get("name"), w + ".name") : "vip" + std::to_string(i);
+      v.address = ip(need(t, w, "address"), w + ".address");
+      v.port = static_cast<uint16_t>(integer(need(t, w, "port"), w + ".port", 1, 65535));
+      auto* pn = need(t, w, "protocol");
+      auto proto = str(pn, w + ".protocol");
+      if (proto == "tcp") v.protocol = Proto::tcp;
+      else if (proto == "udp") v.protocol = Proto::udp;
+      else fail(pn, w + ".protocol", "unknown protocol '" + proto + "' (expected tcp or udp)");
+      auto* mn = need(t, w, "mode");
+      auto mode = str(mn, w + ".mode");
+      if (mode == "inline") v.mode = Mode::inline_nat;
+      else if (mode == "proxy" || mode == "dsr-l2" || mode == "dsr-l3-dscp" || mode == "dsr-l3-tunnel")
+        fail(mn, w + ".mode", "mode '" + mode + "' is not implemented yet (implemented: inline)");
+      else fail(mn, w + ".mode", "unknown mode '" + mode + "' (expected inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel)");
+      if (auto* an = t.get("algorithm")) {
+        auto algo = str(an, w + ".algorithm");
+        static const std::set<std::string> later = {"wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"};
+        if (algo == "rr") v.algorithm = Algorithm::rr;
+        else if (later.count(algo)) fail(an, w + ".algorithm", "algorithm '" + algo + "' is not implemented yet (implemented: rr)");
+        else fail(an, w + ".algorithm", "unknown algorithm '" + algo + "' (expected rr, wrr, lc, wlc, rtt, priority, sh or maglev)");
+      }
+      if (!seen.insert({v.address.v4_net(), v.port, static_cast<int>(v.protocol)}).second)
+        fail(&varr[i], w, "duplicate VIP " + v.address.str() + ":" + std::to_string(v.port) + "/" + proto);
+      for (auto& p : c.ports)
+        if (p.address.addr == v.address) fail(t.get("address"), w + ".address", v.address.str() + " is port '" + p.name + "''s own address");
+
+      auto* bn = need(t, w, "backends");
+      auto& barr = array(bn, w + ".backends");
+      if (barr.empty()) fail(bn, w + ".backends", "empty backend list: a VIP needs at least one backend");
+      for (size_t j = 0; j < barr.size(); ++j) {
+        std::string bw = w + ".backends[" + std::to_string(j) + "]";
+        auto& bt = table(&barr[j], bw);
+        only_keys(bt, bw, {"address", "port", "weight"});
+        BackendConfig b;
+        b.address = ip(need(bt, bw, "address"), bw + ".address");
+        b.port = bt.get("port") ? static_cast<uint16_t>(integer(bt.get("port"), bw + ".port", 1, 65535)) : v.port;
+        if (auto* wn = bt.get("weight")) b.weight = static_cast<uint32_t>(integer(wn, bw + ".weight", 0, 1000000));
+        for (auto& o : v.backends)
+          if (o.address == b.address && o.port == b.port)
+            fail(&barr[j], bw, "duplicate backend " + b.address.str() + ":" + std::to_string(b.port));
+        bool connected = false;
+        for (auto& p : c.ports) connected |= p.address.contains(b.address);
+        if (!connected) fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet (inline backends sit on a connected segment)");
+        v.backends.push_back(b);
+      }
+      c.vips.push_back(std::move(v));
+    }
+    return c;
+  }
+
+ private:
+  std::string src_;
+};
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << source_name << ":" << e.source().begin.line << ": " << e.description();
+    throw ConfigError(o.str());
+  }
+  return Loader(source_name).load(root);
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace lb

@@ -1,0 +1,122 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "lb/io/packet_io.hpp"
+#include "lb/packet/headers.hpp"
+
+namespace lb {
+
+namespace {
+
+// Enters a network namespace for the life of the object (this thread only), then
+// returns to the one we came from. TUNSETIFF looks the device name up in the current
+// namespace; once attached, the fd works from anywhere.
+class NetnsGuard {
+ public:
+  explicit NetnsGuard(const std::string& netns) {
+    if (netns.empty()) return;
+    self_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self_ < 0) throw std::runtime_error(std::string("cannot open our network namespace: ") + std::strerror(errno));
+    std::string path = "/run/netns/" + netns;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      ::close(self_);
+      throw std::runtime_error("network namespace '" + netns + "' (" + path + "): " + std::strerror(e));
+    }
+    int rc = ::setns(fd, CLONE_NEWNET);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0) {
+      ::close(self_);
+      throw std::runtime_error("cannot enter network namespace '" + netns + "': " + std::strerror(e));
+    }
+  }
+  ~NetnsGuard() {
+    if (self_ < 0) return;
+    if (::setns(self_, CLONE_NEWNET) != 0) std::abort();  // running on in the wrong namespace would be worse
+    ::close(self_);
+  }
+  NetnsGuard(const NetnsGuard&) = delete;
+  NetnsGuard& operator=(const NetnsGuard&) = delete;
+
+ private:
+  int self_ = -1;
+};
+
+int open_tap(const TapIo::PortSpec& spec) {
+  NetnsGuard in_ns(spec.netns);
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(std::string("/dev/net/tun: ") + std::strerror(errno) + " (is the tun module there, are we root?)");
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, spec.tap.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw std::runtime_error("TAP '" + spec.tap + "'" + (spec.netns.empty() ? "" : " in netns '" + spec.netns + "'") +
+                             ": TUNSETIFF: " + std::strerror(e) + (e == EBUSY ? " (another process has it open)" : ""));
+  }
+  int hdr = sizeof(pkt::VnetHdr);
+  // The kernel may hand us frames with partial checksums and TCP GSO super-frames:
+  // we rewrite them in place and pass the vnet_hdr through, so neither is ever split.
+  unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (::ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0 || ::ioctl(fd, TUNSETOFFLOAD, offload) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw std::runtime_error("TAP '" + spec.tap + "': setting vnet_hdr/offloads: " + std::strerror(e));
+  }
+  return fd;
+}
+
+}  // namespace
+
+TapIo::TapIo(const std::vector<PortSpec>& ports) {
+  try {
+    for (auto& p : ports) fds_.push_back(open_tap(p));
+  } catch (...) {
+    for (int fd : fds_) ::close(fd);
+    throw;
+  }
+}
+
+TapIo::~TapIo() {
+  for (int fd : fds_) ::close(fd);
+}
+
+long TapIo::recv(size_t port, uint8_t* buf, size_t cap) {
+  ssize_t n = ::read(fds_[port], buf, cap);
+  if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+  return n;
+}
+
+bool TapIo::send(size_t port, const uint8_t* buf, size_t len) {
+  ssize_t n = ::write(fds_[port], buf, len);
+  return n == static_cast<ssize_t>(len);
+}
+
+long MemIo::recv(size_t port, uint8_t* buf, size_t cap) {
+  auto& q = rx_[port];
+  if (q.empty()) return 0;
+  auto f = std::move(q.front());
+  q.pop_front();
+  if (f.size() > cap) return -1;
+  std::memcpy(buf, f.data(), f.size());
+  return static_cast<long>(f.size());
+}
+
+bool MemIo::send(size_t port, const uint8_t* buf, size_t len) {
+  tx_[port].emplace_back(buf, buf + len);
+  return true;
+}
+
+}  // namespace lb
