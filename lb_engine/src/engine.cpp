@@ -20,6 +20,7 @@ namespace {
 constexpr size_t kBufSize = sizeof(VnetHdr) + sizeof(EthHdr) + 65535 + 64;
 constexpr uint64_t kArpRetryMs = 1000;      // at most one ARP request per neighbour per second
 constexpr uint64_t kArpRefreshMs = 60000;   // re-ARP a neighbour not heard from in this long
+constexpr size_t kMaxNeighbors = 1024;      // an ARP flood must not grow the table without bound
 }  // namespace
 
 const char* to_string(Drop d) {
@@ -68,6 +69,7 @@ Engine::Engine(const Config& cfg, PacketIo& io)
   auto& t = cfg_.timeouts;
   timeouts_ = FlowTimeouts{t.tcp_syn * 1000ull, t.tcp_established * 1000ull, t.tcp_fin * 1000ull,
                            t.tcp_close * 1000ull, t.udp * 1000ull};
+  neighbors_.reserve(kMaxNeighbors);  // never reallocates on the data path
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
@@ -138,7 +140,8 @@ void Engine::learn(size_t port, uint32_t ip, const uint8_t* mac, uint64_t now) {
   if (ip == 0 || !ports_[port].cfg.address.contains(IpAddr::v4(ip))) return;
   Neighbor* n = neighbor(ip);
   if (!n) {
-    neighbors_.push_back(Neighbor{ip, {}, false, 0, 0, port});  // control-plane sized: a few per segment
+    if (neighbors_.size() >= kMaxNeighbors) return;
+    neighbors_.push_back(Neighbor{ip, {}, false, 0, 0, port});
     n = &neighbors_.back();
   }
   std::memcpy(n->mac.b.data(), mac, 6);
@@ -176,6 +179,7 @@ void Engine::handle_arp(size_t port, uint8_t* frame, size_t len, uint64_t now) {
 void Engine::send_arp_request(size_t port, uint32_t target, uint64_t now) {
   Neighbor* n = neighbor(target);
   if (!n) {
+    if (neighbors_.size() >= kMaxNeighbors) return;
     neighbors_.push_back(Neighbor{target, {}, false, 0, 0, port});
     n = &neighbors_.back();
   }
