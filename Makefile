@@ -3,7 +3,7 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libtins-dev libpcap-dev libboost-dev libboost-filesystem-dev \
-           libcli11-dev libgtest-dev libtomlplusplus-dev libssl-dev iproute2 ethtool \
+           libcli11-dev libgtest-dev libtomlplusplus-dev libssl-dev nlohmann-json3-dev iproute2 ethtool \
            tcpdump tshark curl iperf3 nftables procps iputils-ping python3
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -240,7 +240,7 @@ void Engine::transmit(size_t port, const uint8_t* buf, size_t len) {
 
 // ---------------------------------------------------------------- IPv4
 
-void Engine::answer_icmp_echo(size_t port, Parsed& p) {
+void Engine::answer_icmp_echo(size_t port, Parsed& p, uint64_t now) {
   IcmpHdr* icmp = p.icmp;
   uint16_t old_word, new_word;
   std::memcpy(&old_word, &icmp->type, 2);
@@ -257,7 +257,7 @@ void Engine::answer_icmp_echo(size_t port, Parsed& p) {
   p.ip->check = csum_replace16(p.ip->check, old_ttl, new_ttl);
   *p.vnet = VnetHdr{};
   bump(stats_.icmp_echo_replies);
-  route_and_send(p, p.ip->daddr, Engine::now_ms());
+  route_and_send(p, p.ip->daddr, now);
 }
 
 void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
@@ -267,7 +267,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const bool for_us = !for_vip && is_own_address(daddr);
 
   if (for_vip || for_us) {
-    if (p.icmp && p.icmp->type == IcmpHdr::kEchoRequest && !ip->is_fragment()) return answer_icmp_echo(port, p);
+    if (p.icmp && p.icmp->type == IcmpHdr::kEchoRequest && !ip->is_fragment()) return answer_icmp_echo(port, p, now);
   }
   if (ip->is_fragment()) return stats_.drop(Drop::ip_fragment);
   if (!p.tcp && !p.udp) {
@@ -280,8 +280,9 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const uint8_t flags = p.tcp ? p.tcp->flags : 0;
   const FlowKey key{ip->saddr, daddr, sport, dport, ip->protocol, {0, 0, 0}};
   FlowTable::Hit hit = flows_.lookup(key, now);
-  if (hit.expired) {
+  if (hit.expired) {  // a packet reached it before the sweep did: still an expiry
     release_flow(hit.id);
+    bump(stats_.flows_expired);
     hit = {};
   }
   // A client reusing the ports of a flow that is closing starts a new flow.

@@ -83,7 +83,7 @@ class Engine {
 
   void handle_arp(size_t port, uint8_t* buf, size_t len, uint64_t now);
   void handle_ipv4(size_t port, pkt::Parsed& p, uint64_t now);
-  void answer_icmp_echo(size_t port, pkt::Parsed& p);
+  void answer_icmp_echo(size_t port, pkt::Parsed& p, uint64_t now);
   // Sends an IPv4 packet toward `dst` (routing + neighbour), setting both MACs.
   void route_and_send(pkt::Parsed& p, uint32_t dst, uint64_t now);
   bool lookup_route(uint32_t dst, size_t& port, uint32_t& next_hop) const;

@@ -1,0 +1,60 @@
+// lab_fixture.hpp: what every conformance binary shares. A gtest Environment runs one
+// mode once (lab up, every scenario under capture, checks, report into the repository's
+// reports/, lab down); the tests then read its results. Missing root, kernel features
+// or commands make every test a SKIP with the reason.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "lablib/modes.hpp"
+#include "lablib/run.hpp"
+
+namespace conformance {
+
+// Why this machine cannot run a lab, or "" when it can: not root, a kernel feature
+// (netns, veth, bridge, tun) or a command (tcpdump, ethtool, curl, ping) missing.
+// Computed once (netns_scripts/features.sh probes the kernel).
+const std::string& skip_reason();
+
+// Runs `mode` once for the whole binary, in a lab named ct<pid>, writing the report
+// and pcaps to the repository's reports/ (reports/<mode>/<scenario>/...).
+class ModeEnvironment : public ::testing::Environment {
+public:
+    explicit ModeEnvironment(std::string mode) : mode_(std::move(mode)) {}
+    void SetUp() override;
+    static const lab::ModeRun* result();  // null before SetUp or when skipped
+
+private:
+    std::string mode_;
+};
+
+// Base fixture: skips with the reason, or makes sure the mode ran.
+class LabTest : public ::testing::Test {
+protected:
+    void SetUp() override;
+    const lab::ModeRun& run() const { return *ModeEnvironment::result(); }
+    // The outcome value `key` of `scenario` ("" if missing).
+    std::string value(const std::string& scenario, const std::string& key) const;
+    std::string var(const std::string& scenario, const std::string& key) const;
+};
+
+// TEST_P base over a mode's check table.
+class CheckTableTest : public ::testing::TestWithParam<lab::CheckCase> {
+protected:
+    void SetUp() override;
+    // Fails field by field (expected vs actual), then with the decoded packet.
+    void expect_passed(const lab::CheckCase& c);
+};
+
+// The check table of a mode, for INSTANTIATE_TEST_SUITE_P, and the test name of a row.
+std::vector<lab::CheckCase> table(const std::string& mode);
+std::string row_name(const ::testing::TestParamInfo<lab::CheckCase>& info);
+
+// main(): interrupt handlers (SIGINT/SIGTERM still bring the lab down), the
+// environment, RUN_ALL_TESTS.
+int run_all(int argc, char** argv, const std::string& mode);
+
+}  // namespace conformance

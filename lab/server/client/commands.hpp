@@ -1,0 +1,50 @@
+// lab_client subcommands: one file each, with its options struct, setup_<x> that adds
+// the subcommand to the app and run_<x> that does the work and returns the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace lab::client {
+
+struct UdpOptions {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string message = "hello";
+  int count = 1;
+  int timeout_ms = 2000;
+  int source_port = 0;  // 0: any
+};
+void setup_udp(CLI::App& app);
+int run_udp(const UdpOptions& opt);
+
+struct PatternSha256Options {
+  std::uint64_t bytes = 0;
+};
+void setup_pattern_sha256(CLI::App& app);
+int run_pattern_sha256(const PatternSha256Options& opt);
+
+struct MakeFileOptions {
+  std::string path;
+  std::uint64_t bytes = 0;
+};
+void setup_make_file(CLI::App& app);
+int run_make_file(const MakeFileOptions& opt);
+
+// A byte count: decimal digits only, fitting in uint64 (CLI11 alone would wrap "-5").
+inline const CLI::Validator kByteCount(
+    [](std::string& s) -> std::string {
+      if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos) {
+        return "want a decimal byte count";
+      }
+      if (s.size() == 20 && s > "18446744073709551615") return "byte count too large";
+      return {};
+    },
+    "BYTES");
+
+// Ends a subcommand with `code` from inside its CLI11 callback; main returns it.
+[[noreturn]] inline void exit_with(int code) { throw CLI::RuntimeError(code); }
+
+}  // namespace lab::client

@@ -1,0 +1,69 @@
+// Small socket helpers shared by lab_server and lab_client.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lab::srv {
+
+// Owns one file descriptor; closes it on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family() const { return addr.ss_family; }
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&addr); }
+  sockaddr* sa() { return reinterpret_cast<sockaddr*>(&addr); }
+};
+
+// A numeric IPv4 or IPv6 address plus port; nullopt if `ip` is not numeric.
+std::optional<Endpoint> make_endpoint(const std::string& ip, std::uint16_t port);
+
+// "a.b.c.d:port", or "[v6]:port"; an IPv4-mapped IPv6 address is shown as IPv4.
+std::string format_endpoint(const sockaddr* sa, socklen_t len);
+
+enum class WaitResult { ready, timeout, stopped, error };
+
+// Waits until fd reports one of `events` (POLLIN/POLLOUT), stop_fd (when >= 0) becomes
+// readable (stopped wins over ready), or timeout_ms passes (< 0: no timeout).
+WaitResult wait_fd(int fd, short events, int stop_fd, int timeout_ms);
+
+// Sleeps ms milliseconds; returns false early if stop_fd becomes readable.
+bool sleep_unless_stopped(int stop_fd, int ms);
+
+// Monotonic milliseconds.
+std::int64_t now_ms();
+
+// strerror_r as a std::string.
+std::string errno_text(int err);
+
+}  // namespace lab::srv

@@ -1,0 +1,55 @@
+// commands.hpp: the `lab` subcommands, one file each (cmd_<name>.cpp): an options
+// struct, setup_<name>(CLI::App&) that registers the subcommand and its options, and
+// run_<name>(const Options&) that calls lablib and returns the exit status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace labcli {
+
+struct UpOptions {
+    std::string mode = "inline";
+    std::string name = "lab";
+    int servers = 3;
+    bool no_wait = false;
+    int wait_seconds = 15;
+};
+void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt);
+int run_up(const UpOptions& opt);
+
+struct DownOptions {
+    std::string name = "lab";
+    bool all = false;
+};
+void setup_down(CLI::App& app, std::shared_ptr<DownOptions> opt);
+int run_down(const DownOptions& opt);
+
+struct ExecOptions {
+    std::string name = "lab";
+    std::string node;
+    std::vector<std::string> command;
+};
+void setup_exec(CLI::App& app, std::shared_ptr<ExecOptions> opt);
+int run_exec(const ExecOptions& opt);
+
+struct StatusOptions {
+    std::string name = "lab";
+};
+void setup_status(CLI::App& app, std::shared_ptr<StatusOptions> opt);
+int run_status(const StatusOptions& opt);
+
+struct RunOptions {
+    std::string mode = "all";
+    std::string out;
+    std::string name;
+    int servers = 3;
+    std::vector<std::string> only;
+};
+void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt);
+int run_run(const RunOptions& opt);
+
+}  // namespace labcli

@@ -1,0 +1,81 @@
+// lab.hpp: bringing a lab up and down, running a command in one of its nodes, and
+// describing it. Everything network is done by netns_scripts/ (docs/lab.md); this
+// file starts and records the processes (lbd, lab_server) and waits for the VIP.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "lablib/paths.hpp"
+#include "lablib/process.hpp"
+#include "lablib/topology.hpp"
+#include "lablib/util.hpp"
+
+namespace lab {
+
+// The environment cannot run a lab (not root, a missing command or kernel feature):
+// kselftest's SKIP, never a pass and never a crash.
+class Skip : public Error {
+public:
+    using Error::Error;
+};
+
+struct UpOptions {
+    std::string name = "lab";
+    std::string mode = "inline";
+    int servers = 3;
+    bool wait = true;  // wait until the VIP answers HTTP from client1
+    std::chrono::seconds wait_timeout{15};
+};
+
+struct LabHandle {
+    std::string name;
+    Topology topo;
+    std::vector<Proc> procs;  // lbd and lab_server processes started by lab_up
+};
+
+// Builds the topology (netns_scripts/topo_<mode>.sh), starts lbd in each lb node and
+// lab_server in each server node (detached, logged, recorded), then waits for the VIP.
+// On any failure the lab is brought down and Error (or Skip) says why, with the
+// engine's log tail when the VIP never answered. Refuses a name that already exists.
+LabHandle lab_up(const Paths& paths, const UpOptions& opt);
+
+// netns_scripts/down.sh NAME (or --all); reaps the processes it stopped if they were
+// our children. Throws Error when down.sh fails; returns its summary line.
+std::string lab_down(const Paths& paths, const std::string& name);
+std::string lab_down_all(const Paths& paths);
+
+bool lab_exists(const Paths& paths, const std::string& name);
+// Names of every lab with a state dir under run_dir, sorted.
+std::vector<std::string> list_labs(const Paths& paths);
+
+// Human-readable status of a lab: nodes, interfaces, processes, control sockets.
+// Throws Error listing the labs that exist when `name` does not.
+std::string lab_status(const Paths& paths, const std::string& name);
+
+// `ip netns exec NS argv...`
+std::vector<std::string> in_netns(const std::string& ns, std::vector<std::string> argv);
+
+// The namespace of NODE in lab NAME (checks that it exists). Throws Error.
+std::string node_netns(const Paths& paths, const std::string& name, const std::string& node);
+
+// Brings a lab down when it goes out of scope, unless released: every exit path of
+// `lab run`, exceptions and SIGINT included, removes what it built.
+class LabGuard {
+public:
+    LabGuard(const Paths& paths, std::string name) : paths_(paths), name_(std::move(name)) {}
+    LabGuard(const LabGuard&) = delete;
+    LabGuard& operator=(const LabGuard&) = delete;
+    ~LabGuard();
+    void release() { armed_ = false; }
+    // Brings it down now; returns down.sh's summary or the error text.
+    std::string down();
+
+private:
+    const Paths& paths_;
+    std::string name_;
+    bool armed_ = true;
+};
+
+}  // namespace lab

@@ -1,0 +1,72 @@
+// run.hpp: `lab run`: for each mode, a fresh lab, every scenario under capture, the
+// mode's check table evaluated, facts measured, the lab brought down (always), and a
+// report written (report.hpp).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lablib/checks.hpp"
+#include "lablib/facts.hpp"
+#include "lablib/modes.hpp"
+#include "lablib/paths.hpp"
+#include "lablib/scenario.hpp"
+#include "lablib/topology.hpp"
+
+namespace lab {
+
+struct RunOptions {
+    std::string modes = "all";       // a mode name or "all"
+    std::filesystem::path out;       // the report directory
+    std::string name;                // lab name; empty: a unique one per mode
+    int servers = 3;
+    std::vector<std::string> only;   // run only these scenarios (empty: all)
+};
+
+struct ModeRun {
+    std::string mode;
+    std::string title;
+    std::string lab;             // the lab's name
+    std::string error;           // why the mode could not run to the end
+    std::string skip_reason;     // set when the environment cannot run a lab
+    std::optional<Topology> topo;
+    std::vector<ScenarioRun> scenarios;
+    std::vector<CheckResult> checks;
+    std::vector<Fact> facts;
+    std::string teardown;        // down.sh's summary
+    double seconds = 0;
+
+    bool skipped() const { return !skip_reason.empty(); }
+    size_t failed() const;
+    bool passed() const { return !skipped() && error.empty() && failed() == 0; }
+    const ScenarioRun* scenario(const std::string& name) const;
+    const CheckResult* check(const std::string& name) const;
+};
+
+struct RunResults {
+    std::string started_at;  // ISO 8601, UTC
+    double seconds = 0;
+    std::vector<ModeRun> modes;
+    bool passed() const;
+    size_t total_checks() const;
+    size_t failed_checks() const;
+};
+
+// A lab name not in use under run_dir: prefix + pid (+ a letter if taken).
+std::string unique_lab_name(const Paths& paths, const std::string& prefix);
+
+// Runs one mode end to end; never leaves the lab up. Throws only Interrupted.
+ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt);
+
+// Runs every selected mode and writes index.html, results.json and junit.xml into
+// opt.out. Throws Error for a bad mode name, Interrupted on a signal (after cleanup).
+RunResults run_modes(const Paths& paths, const RunOptions& opt);
+
+// lbctl --socket SOCK stats --json, parsed; nullopt when lbctl or the socket is missing
+// or the answer is not JSON (the reason goes to `why`).
+std::optional<nlohmann::json> lbctl_stats(const Paths& paths, const std::string& socket,
+                                          std::string* why = nullptr);
+
+}  // namespace lab

@@ -1,0 +1,679 @@
+// The engine's data path over MemIo: ARP, ICMP echo, inline DNAT both ways, round robin,
+// and the drop counters, with frames built and decoded by libtins.
+//
+//   client 198.51.100.11                                   backends 192.0.2.11-13
+//        |                                                 02:00:00:02:00:11-13
+//   router 203.0.113.1 (02:00:00:71:00:01)                        |
+//        |                                                         |
+//   [port 0 "front" 203.0.113.2/24 02:00:00:71:00:02]--LB--[port 1 "back" 192.0.2.1/24 02:00:00:02:00:01]
+//        VIP 203.0.113.10:80 tcp and udp, default route via 203.0.113.1
+#include <gtest/gtest.h>
+#include <tins/tins.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lb/config/config.hpp"
+#include "lb/engine.hpp"
+#include "lb/io/packet_io.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace lbtest;
+using lb::Drop;
+
+constexpr size_t kFront = 0, kBack = 1;
+const char* const kFrontMac = "02:00:00:71:00:02";
+const char* const kBackMac = "02:00:00:02:00:01";
+const char* const kRouterMac = "02:00:00:71:00:01";
+const char* const kRouterIp = "203.0.113.1";
+const char* const kFrontIp = "203.0.113.2";
+const char* const kBackIp = "192.0.2.1";
+const char* const kVip = "203.0.113.10";
+const char* const kClientIp = "198.51.100.11";
+const char* const kBackendIp[3] = {"192.0.2.11", "192.0.2.12", "192.0.2.13"};
+const char* const kBackendMac[3] = {"02:00:00:02:00:11", "02:00:00:02:00:12", "02:00:00:02:00:13"};
+
+lb::Config lab_config(uint16_t backend_port = 80) {
+  auto mac = [](const char* s) { return *lb::MacAddr::parse(s); };
+  auto pfx = [](const char* s) { return *lb::Prefix::parse(s); };
+  auto ip = [](const char* s) { return *lb::IpAddr::parse(s); };
+  std::vector<lb::BackendConfig> backends;
+  for (auto* b : kBackendIp) backends.push_back({.address = ip(b), .port = backend_port});
+  return lb::Config{
+      .name = "lb-test",
+      .max_flows = 1024,
+      .ports = {{.name = "front", .tap = "t-front", .mac = mac(kFrontMac), .address = pfx("203.0.113.2/24")},
+                {.name = "back", .tap = "t-back", .mac = mac(kBackMac), .address = pfx("192.0.2.1/24")}},
+      .routes = {{.destination = pfx("0.0.0.0/0"), .via = ip(kRouterIp)}},
+      .vips = {{.name = "web", .address = ip(kVip), .port = 80, .protocol = lb::Proto::tcp, .backends = backends},
+               {.name = "echo", .address = ip(kVip), .port = 80, .protocol = lb::Proto::udp, .backends = backends}},
+  };
+}
+
+// ----------------------------------------------------------------- frames in
+
+Tins::HWAddress<6> hw(const char* mac) { return Tins::HWAddress<6>(mac); }
+Tins::EthernetII from_router() { return Tins::EthernetII(hw(kFrontMac), hw(kRouterMac)); }
+Tins::EthernetII from_backend(int b) { return Tins::EthernetII(hw(kBackMac), hw(kBackendMac[b])); }
+
+Tins::IP ip(const char* dst, const char* src, uint8_t ttl = 64) {
+  Tins::IP i(dst, src);
+  i.ttl(ttl);
+  i.id(0x4242);
+  return i;
+}
+Tins::TCP tcp(uint16_t dport, uint16_t sport, uint16_t flags, uint32_t seq = 1000, uint32_t ack = 0) {
+  Tins::TCP t(dport, sport);
+  t.flags(flags);
+  t.seq(seq);
+  t.ack_seq(ack);
+  t.window(64240);
+  return t;
+}
+constexpr uint16_t SYN = Tins::TCP::SYN, ACK = Tins::TCP::ACK;
+
+std::vector<uint8_t> client_syn(uint16_t sport, uint8_t ttl = 64) {
+  auto f = from_router() / ip(kVip, kClientIp, ttl) / tcp(80, sport, SYN);
+  return with_vnet(f);
+}
+std::vector<uint8_t> client_ack(uint16_t sport) {
+  auto f = from_router() / ip(kVip, kClientIp) / tcp(80, sport, ACK, 1001, 5001);
+  return with_vnet(f);
+}
+std::vector<uint8_t> backend_syn_ack(int b, uint16_t client_port, uint16_t backend_port = 80) {
+  auto f = from_backend(b) / ip(kClientIp, kBackendIp[b]) / tcp(client_port, backend_port, SYN | ACK, 5000, 1001);
+  return with_vnet(f);
+}
+
+// ----------------------------------------------------------------- fixture
+
+class EngineTest : public ::testing::Test {
+ protected:
+  explicit EngineTest(uint16_t backend_port = 80) : cfg(lab_config(backend_port)), engine(cfg, io) {}
+
+  lb::Config cfg;
+  lb::MemIo io{2};
+  lb::Engine engine;
+  // flows() judges expiry by Engine::now_ms(), so the test's clock starts there.
+  uint64_t now = lb::Engine::now_ms();
+
+  void inject(size_t port, std::vector<uint8_t> vframe) {
+    io.inject(port, std::move(vframe));
+    engine.drain(now);
+  }
+  void inject(size_t port, Tins::PDU& pdu) { inject(port, with_vnet(pdu)); }
+
+  std::vector<std::vector<uint8_t>> take(size_t port) {
+    auto& q = io.sent(port);
+    std::vector<std::vector<uint8_t>> out(q.begin(), q.end());
+    q.clear();
+    return out;
+  }
+  // The one frame sent on `port`, after checking nothing else was sent anywhere.
+  std::vector<uint8_t> only_output(size_t port) {
+    auto mine = take(port), other = take(1 - port);
+    EXPECT_EQ(other.size(), 0u) << "unexpected frame on port " << 1 - port << ":\n"
+                                << (other.empty() ? "" : describe(other.front()));
+    EXPECT_EQ(mine.size(), 1u) << "frames sent on port " << port
+                               << (mine.size() > 1 ? ", the second:\n" + describe(mine[1]) : "");
+    return mine.empty() ? std::vector<uint8_t>{} : mine.front();
+  }
+  void expect_no_output() {
+    for (size_t p : {kFront, kBack}) {
+      auto out = take(p);
+      EXPECT_EQ(out.size(), 0u) << "port " << p << " sent:\n" << (out.empty() ? "" : describe(out.front()));
+    }
+  }
+  uint64_t drops(Drop d) const { return engine.stats().drops[static_cast<size_t>(d)].load(); }
+
+  // housekeeping() asks for the backends' and the router's MACs; they answer.
+  void resolve_neighbours() {
+    engine.housekeeping(now);
+    take(kFront);
+    take(kBack);
+    for (int b = 0; b < 3; ++b) {
+      auto reply = Tins::ARP::make_arp_reply(kBackIp, kBackendIp[b], hw(kBackMac), hw(kBackendMac[b]));
+      inject(kBack, reply);
+    }
+    auto reply = Tins::ARP::make_arp_reply(kFrontIp, kRouterIp, hw(kFrontMac), hw(kRouterMac));
+    inject(kFront, reply);
+    expect_no_output();
+  }
+};
+
+// An IPv4 frame the engine sent, decoded; the test fails if it is not IPv4.
+struct Sent {
+  std::vector<uint8_t> v;
+  Tins::EthernetII eth;
+  const Tins::IP* ip = nullptr;
+  const Tins::TCP* tcp = nullptr;
+  const Tins::UDP* udp = nullptr;
+  const Tins::ICMP* icmp = nullptr;
+  explicit Sent(std::vector<uint8_t> frame)
+      : v(std::move(frame)),
+        eth(v.size() > kVnetLen ? Tins::EthernetII(v.data() + kVnetLen, static_cast<uint32_t>(v.size() - kVnetLen))
+                                : Tins::EthernetII()) {
+    ip = eth.find_pdu<Tins::IP>();
+    tcp = eth.find_pdu<Tins::TCP>();
+    udp = eth.find_pdu<Tins::UDP>();
+    icmp = eth.find_pdu<Tins::ICMP>();
+  }
+  const uint8_t* ip_bytes() const { return v.data() + kVnetLen + kEthLen; }
+};
+
+// ----------------------------------------------------------------- ARP
+
+TEST_F(EngineTest, ArpRequestForTheVipIsAnsweredWithTheFrontMac) {
+  auto req = Tins::ARP::make_arp_request(kVip, kRouterIp, hw(kRouterMac));
+  inject(kFront, req);
+  auto out = only_output(kFront);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kRouterMac);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kFrontMac);
+  const auto* arp = s.eth.find_pdu<Tins::ARP>();
+  ASSERT_NE(arp, nullptr);
+  EXPECT_EQ(arp->opcode(), Tins::ARP::REPLY);
+  EXPECT_EQ(arp->sender_hw_addr().to_string(), kFrontMac);
+  EXPECT_EQ(arp->sender_ip_addr().to_string(), kVip);
+  EXPECT_EQ(arp->target_hw_addr().to_string(), kRouterMac);
+  EXPECT_EQ(arp->target_ip_addr().to_string(), kRouterIp);
+  EXPECT_EQ(engine.stats().arp_replies.load(), 1u);
+}
+
+TEST_F(EngineTest, ArpRequestForThePortAddressIsAnsweredOnThatPort) {
+  auto req = Tins::ARP::make_arp_request(kBackIp, kBackendIp[1], hw(kBackendMac[1]));
+  inject(kBack, req);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  const auto* arp = s.eth.find_pdu<Tins::ARP>();
+  ASSERT_NE(arp, nullptr);
+  EXPECT_EQ(arp->opcode(), Tins::ARP::REPLY);
+  EXPECT_EQ(arp->sender_hw_addr().to_string(), kBackMac);
+  EXPECT_EQ(arp->sender_ip_addr().to_string(), kBackIp);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[1]);
+}
+
+TEST_F(EngineTest, ArpRequestForAnUnrelatedAddressIsNotAnswered) {
+  auto req = Tins::ARP::make_arp_request("203.0.113.77", kRouterIp, hw(kRouterMac));
+  inject(kFront, req);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::arp_not_for_us), 1u);
+  EXPECT_EQ(engine.stats().arp_replies.load(), 0u);
+}
+
+TEST_F(EngineTest, ArpRequestForTheVipOnTheBackPortIsNotAnswered) {
+  auto req = Tins::ARP::make_arp_request(kVip, kBackendIp[0], hw(kBackendMac[0]));
+  inject(kBack, req);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::arp_not_for_us), 1u);
+}
+
+TEST_F(EngineTest, ArpRequestUnicastToAnotherMacIsNotAnswered) {
+  auto req = Tins::ARP::make_arp_request(kVip, kRouterIp, hw(kRouterMac));
+  req.dst_addr(hw("02:00:00:99:99:99"));
+  inject(kFront, req);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::not_our_mac), 1u);
+}
+
+TEST_F(EngineTest, HousekeepingSendsOneArpRequestForEachBackendAndTheGateway) {
+  engine.housekeeping(now);
+  std::multiset<std::string> back_targets;
+  for (auto& f : take(kBack)) {
+    SCOPED_TRACE(describe(f));
+    Sent s(f);
+    EXPECT_EQ(s.eth.dst_addr().to_string(), "ff:ff:ff:ff:ff:ff");
+    EXPECT_EQ(s.eth.src_addr().to_string(), kBackMac);
+    const auto* arp = s.eth.find_pdu<Tins::ARP>();
+    ASSERT_NE(arp, nullptr);
+    EXPECT_EQ(arp->opcode(), Tins::ARP::REQUEST);
+    EXPECT_EQ(arp->sender_hw_addr().to_string(), kBackMac);
+    EXPECT_EQ(arp->sender_ip_addr().to_string(), kBackIp);
+    back_targets.insert(arp->target_ip_addr().to_string());
+  }
+  EXPECT_EQ(back_targets, (std::multiset<std::string>{kBackendIp[0], kBackendIp[1], kBackendIp[2]}))
+      << "one request per backend, though two VIPs share them";
+  auto front = take(kFront);
+  ASSERT_EQ(front.size(), 1u);
+  SCOPED_TRACE(describe(front[0]));
+  Sent s(front[0]);
+  const auto* arp = s.eth.find_pdu<Tins::ARP>();
+  ASSERT_NE(arp, nullptr);
+  EXPECT_EQ(arp->opcode(), Tins::ARP::REQUEST);
+  EXPECT_EQ(arp->target_ip_addr().to_string(), kRouterIp);
+  EXPECT_EQ(arp->sender_ip_addr().to_string(), kFrontIp);
+  EXPECT_EQ(arp->sender_hw_addr().to_string(), kFrontMac);
+  EXPECT_EQ(engine.stats().arp_requests_sent.load(), 4u);
+}
+
+TEST_F(EngineTest, HousekeepingDoesNotAskAgainForResolvedNeighbours) {
+  resolve_neighbours();
+  engine.housekeeping(now + 5000);
+  expect_no_output();
+}
+
+// ----------------------------------------------------------------- TCP through the LB
+
+TEST_F(EngineTest, ClientSynLeavesOnTheBackPortDnatedToABackend) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.tcp, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kBackMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[0]);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kClientIp) << "inline mode keeps the client address";
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[0]);
+  EXPECT_EQ(int(s.ip->ttl()), 63);
+  EXPECT_EQ(s.ip->id(), 0x4242);
+  EXPECT_EQ(s.tcp->sport(), 40001) << "inline mode keeps the client port";
+  EXPECT_EQ(s.tcp->dport(), 80);
+  EXPECT_EQ(int(s.tcp->flags()), int(SYN));
+  EXPECT_EQ(s.tcp->seq(), 1000u);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+  EXPECT_EQ(engine.stats().flows_created.load(), 1u);
+  EXPECT_EQ(engine.backend_stats(0, 0).flows_active.load(), 1u);
+}
+
+TEST_F(EngineTest, ForwardedFrameDropsTheEthernetPadding) {
+  resolve_neighbours();
+  auto syn = client_syn(40001);
+  ASSERT_EQ(syn.size(), kVnetLen + 60u) << "libtins pads the 54-byte frame to 60";
+  inject(kFront, syn);
+  auto out = only_output(kBack);
+  EXPECT_EQ(out.size(), kVnetLen + kEthLen + 40u) << describe(out);
+}
+
+TEST_F(EngineTest, BackendSynAckLeavesOnTheFrontPortFromTheVip) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  inject(kBack, backend_syn_ack(0, 40001));
+  auto out = only_output(kFront);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.tcp, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kFrontMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kRouterMac) << "the client is behind the default route";
+  EXPECT_EQ(s.ip->src_addr().to_string(), kVip);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kClientIp);
+  EXPECT_EQ(int(s.ip->ttl()), 63);
+  EXPECT_EQ(s.tcp->sport(), 80);
+  EXPECT_EQ(s.tcp->dport(), 40001);
+  EXPECT_EQ(int(s.tcp->flags()), int(SYN | ACK));
+  EXPECT_EQ(s.tcp->ack_seq(), 1001u);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+TEST_F(EngineTest, ThreeClientPortsGoToThreeBackendsInTurn) {
+  resolve_neighbours();
+  for (int i = 0; i < 3; ++i) {
+    inject(kFront, client_syn(static_cast<uint16_t>(40001 + i)));
+    auto out = only_output(kBack);
+    ASSERT_FALSE(out.empty());
+    SCOPED_TRACE(describe(out));
+    Sent s(out);
+    EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[i]) << "SYN from client port " << 40001 + i;
+    EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[i]);
+    EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+  }
+  for (int b = 0; b < 3; ++b) EXPECT_EQ(engine.backend_stats(0, b).flows_total.load(), 1u) << "backend " << b;
+}
+
+TEST_F(EngineTest, LaterPacketsOfAFlowStayOnItsBackend) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  inject(kFront, client_syn(40002));
+  take(kBack);
+  inject(kBack, backend_syn_ack(0, 40001));
+  take(kFront);
+  inject(kFront, client_ack(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[0]);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[0]);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+TEST_F(EngineTest, TcpAckWithoutAFlowIsDroppedAsNoFlow) {
+  resolve_neighbours();
+  inject(kFront, client_ack(40001));
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::no_flow), 1u);
+  EXPECT_EQ(engine.stats().flows_created.load(), 0u);
+}
+
+TEST_F(EngineTest, PacketToAnAddressThatIsNotAVipIsCountedNotForVip) {
+  resolve_neighbours();
+  auto f = from_router() / ip("203.0.113.99", kClientIp) / tcp(80, 40001, SYN);
+  inject(kFront, f);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::not_for_vip), 1u);
+}
+
+TEST_F(EngineTest, VipPortWithoutAServiceIsCountedNoService) {
+  resolve_neighbours();
+  auto f = from_router() / ip(kVip, kClientIp) / tcp(443, 40001, SYN);
+  inject(kFront, f);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::no_service), 1u);
+}
+
+TEST_F(EngineTest, FrameToAnotherMacIsCountedNotOurMac) {
+  resolve_neighbours();
+  auto f = Tins::EthernetII(hw("02:00:00:99:99:99"), hw(kRouterMac)) / ip(kVip, kClientIp) / tcp(80, 40001, SYN);
+  inject(kFront, f);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::not_our_mac), 1u);
+  EXPECT_EQ(engine.stats().flows_created.load(), 0u);
+}
+
+TEST_F(EngineTest, SynWithTtlOfOneIsDroppedAsTtlExceededWithoutAFlow) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001, 1));
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::ttl_exceeded), 1u);
+  EXPECT_EQ(engine.stats().flows_created.load(), 0u) << "a packet that cannot be forwarded must not create a flow";
+}
+
+TEST_F(EngineTest, PacketOfAFlowWithTtlOfOneIsDroppedAsTtlExceeded) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  auto f = from_router() / ip(kVip, kClientIp, 1) / tcp(80, 40001, ACK, 1001, 5001);
+  inject(kFront, f);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::ttl_exceeded), 1u);
+}
+
+TEST_F(EngineTest, UnresolvedBackendTriggersAnArpRequestAndCountsNeighUnresolved) {
+  inject(kFront, client_syn(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  const auto* arp = s.eth.find_pdu<Tins::ARP>();
+  ASSERT_NE(arp, nullptr) << "expected an ARP request, not the SYN";
+  EXPECT_EQ(arp->target_ip_addr().to_string(), kBackendIp[0]);
+  EXPECT_EQ(drops(Drop::neigh_unresolved), 1u);
+}
+
+TEST_F(EngineTest, ReplyAfterTheFlowExpiredIsNotForwarded) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  now += cfg.timeouts.tcp_syn * 1000ull;  // the SYN's deadline
+  inject(kBack, backend_syn_ack(0, 40001));
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::not_for_vip), 1u);
+  EXPECT_EQ(engine.stats().flows_active.load(), 0u);
+  EXPECT_EQ(engine.backend_stats(0, 0).flows_active.load(), 0u);
+}
+
+// A flow found past its deadline by a packet is released on the spot; it expired all the
+// same, so flows_expired must count it, as it does when housekeeping finds it first
+// (otherwise flows_created != flows_active + flows_expired depending on timing).
+TEST_F(EngineTest, FlowFoundExpiredByAPacketIsCountedAsExpired) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  now += cfg.timeouts.tcp_syn * 1000ull;
+  inject(kBack, backend_syn_ack(0, 40001));
+  expect_no_output();
+  const auto& st = engine.stats();
+  EXPECT_EQ(st.flows_active.load(), 0u);
+  EXPECT_EQ(st.flows_expired.load(), 1u) << "flows_created " << st.flows_created.load() << ", flows_active "
+                                         << st.flows_active.load();
+}
+
+TEST_F(EngineTest, HousekeepingExpiresIdleFlows) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  EXPECT_EQ(engine.stats().flows_active.load(), 1u);
+  engine.housekeeping(now + cfg.timeouts.tcp_syn * 1000ull);
+  EXPECT_EQ(engine.stats().flows_expired.load(), 1u);
+  EXPECT_EQ(engine.stats().flows_active.load(), 0u);
+  EXPECT_EQ(engine.backend_stats(0, 0).flows_active.load(), 0u);
+}
+
+TEST_F(EngineTest, PartialChecksumSynKeepsAPartialSumForTheNewAddresses) {
+  resolve_neighbours();
+  auto syn = client_syn(40001);
+  make_partial(syn);
+  inject(kFront, syn);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  EXPECT_EQ(out[0] & 1, 1) << "NEEDS_CSUM must stay set: the kernel still has to finish the sum";
+  EXPECT_EQ(out[6] | out[7] << 8, int(kEthLen + 20)) << "csum_start";
+  EXPECT_EQ(out[8] | out[9] << 8, 16) << "csum_offset";
+  const uint8_t* ipb = out.data() + kVnetLen + kEthLen;
+  EXPECT_EQ(stored_ip_check(ipb), ref_ip_check(ipb)) << "IP header checksum";
+  EXPECT_EQ(complete_partial(ipb), ref_l4_check(ipb)) << "the completed TCP checksum (actual) vs recomputation";
+}
+
+// Backends on another port than the VIP: the port is translated both ways.
+class EngineBackendPortTest : public EngineTest {
+ protected:
+  EngineBackendPortTest() : EngineTest(8080) {}
+};
+
+TEST_F(EngineBackendPortTest, PortIsTranslatedToTheBackendAndBack) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  auto in = only_output(kBack);
+  ASSERT_FALSE(in.empty());
+  {
+    SCOPED_TRACE(describe(in));
+    Sent s(in);
+    ASSERT_NE(s.tcp, nullptr);
+    EXPECT_EQ(s.tcp->dport(), 8080);
+    EXPECT_EQ(s.tcp->sport(), 40001);
+    EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+  }
+  inject(kBack, backend_syn_ack(0, 40001, 8080));
+  auto back = only_output(kFront);
+  ASSERT_FALSE(back.empty());
+  SCOPED_TRACE(describe(back));
+  Sent s(back);
+  ASSERT_NE(s.tcp, nullptr);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kVip);
+  EXPECT_EQ(s.tcp->sport(), 80);
+  EXPECT_EQ(s.tcp->dport(), 40001);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+TEST_F(EngineTest, SynReusingTheClientPortOfAClosedFlowStartsANewFlow) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  inject(kBack, backend_syn_ack(0, 40001));
+  inject(kFront, client_ack(40001));
+  auto fin = from_router() / ip(kVip, kClientIp) / tcp(80, 40001, Tins::TCP::FIN | ACK, 1001, 5001);
+  inject(kFront, fin);
+  auto fin_back = from_backend(0) / ip(kClientIp, kBackendIp[0]) / tcp(40001, 80, Tins::TCP::FIN | ACK, 5001, 1002);
+  inject(kBack, fin_back);
+  take(kFront);
+  take(kBack);
+  inject(kFront, client_syn(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[1]) << "a new flow, scheduled afresh";
+  EXPECT_EQ(engine.stats().flows_created.load(), 2u);
+  EXPECT_EQ(engine.stats().flows_active.load(), 1u);
+}
+
+TEST_F(EngineTest, ShortFramesAndOtherEthertypesAreCounted) {
+  inject(kFront, std::vector<uint8_t>(5, 0));
+  inject(kFront, std::vector<uint8_t>(kVnetLen + kEthLen - 1, 0));
+  EXPECT_EQ(drops(Drop::frame_too_short), 2u);
+  auto v6 = Tins::EthernetII(hw(kFrontMac), hw(kRouterMac)) / Tins::IPv6("2001:db8::1", "2001:db8::2") / Tins::UDP(80, 5353);
+  inject(kFront, v6);
+  EXPECT_EQ(drops(Drop::unknown_ethertype), 1u);
+  expect_no_output();
+}
+
+TEST(EngineLimits, NewFlowBeyondTheTableCapacityIsCountedFlowTableFull) {
+  lb::Config cfg = lab_config();
+  cfg.max_flows = 2;
+  lb::MemIo io(2);
+  lb::Engine engine(cfg, io);
+  const uint64_t now = lb::Engine::now_ms();
+  for (uint16_t port = 40001; port <= 40003; ++port) io.inject(kFront, client_syn(port));
+  engine.drain(now);
+  EXPECT_EQ(engine.stats().flows_created.load(), 2u);
+  EXPECT_EQ(engine.stats().drops[static_cast<size_t>(Drop::flow_table_full)].load(), 1u);
+}
+
+TEST(EngineLimits, VipWhoseBackendsAllHaveWeightZeroCountsNoBackend) {
+  lb::Config cfg = lab_config();
+  for (auto& b : cfg.vips[0].backends) b.weight = 0;
+  lb::MemIo io(2);
+  lb::Engine engine(cfg, io);
+  io.inject(kFront, client_syn(40001));
+  engine.drain(lb::Engine::now_ms());
+  EXPECT_EQ(engine.stats().drops[static_cast<size_t>(Drop::no_backend)].load(), 1u);
+  EXPECT_EQ(engine.stats().flows_created.load(), 0u);
+  EXPECT_TRUE(io.sent(kBack).empty());
+}
+
+// ----------------------------------------------------------------- UDP, ICMP
+
+TEST_F(EngineTest, UdpDatagramToTheVipIsForwardedAndItsReplyTranslated) {
+  resolve_neighbours();
+  auto q = from_router() / ip(kVip, kClientIp) / Tins::UDP(80, 5353) / Tins::RawPDU("hello");  // odd length
+  inject(kFront, q);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  {
+    SCOPED_TRACE(describe(out));
+    Sent s(out);
+    ASSERT_NE(s.udp, nullptr);
+    EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[0]);
+    EXPECT_EQ(s.ip->src_addr().to_string(), kClientIp);
+    EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[0]);
+    EXPECT_EQ(s.udp->sport(), 5353);
+    EXPECT_EQ(s.udp->dport(), 80);
+    EXPECT_EQ(int(s.ip->ttl()), 63);
+    EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+  }
+  auto r = from_backend(0) / ip(kClientIp, kBackendIp[0]) / Tins::UDP(5353, 80) / Tins::RawPDU("world!");
+  inject(kBack, r);
+  auto reply = only_output(kFront);
+  ASSERT_FALSE(reply.empty());
+  SCOPED_TRACE(describe(reply));
+  Sent s(reply);
+  ASSERT_NE(s.udp, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kFrontMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kRouterMac);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kVip);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kClientIp);
+  EXPECT_EQ(s.udp->sport(), 80);
+  EXPECT_EQ(s.udp->dport(), 5353);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+TEST_F(EngineTest, UdpWithoutChecksumIsForwardedWithoutChecksum) {
+  resolve_neighbours();
+  auto q = from_router() / ip(kVip, kClientIp) / Tins::UDP(80, 5353) / Tins::RawPDU("hello");
+  auto v = with_vnet(q);
+  v[kVnetLen + kEthLen + 20 + 6] = v[kVnetLen + kEthLen + 20 + 7] = 0;
+  inject(kFront, v);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  const uint8_t* ipb = out.data() + kVnetLen + kEthLen;
+  EXPECT_EQ(stored_l4_check(ipb), 0);
+  EXPECT_EQ(stored_ip_check(ipb), ref_ip_check(ipb));
+}
+
+TEST_F(EngineTest, IcmpEchoToTheVipGetsAnEchoReplyFromTheVip) {
+  resolve_neighbours();
+  Tins::ICMP echo(Tins::ICMP::ECHO_REQUEST);
+  echo.id(0x1234);
+  echo.sequence(7);
+  auto req = from_router() / ip(kVip, kClientIp, 57) / echo / Tins::RawPDU("abcdefghijk");  // odd length
+  inject(kFront, req);
+  auto out = only_output(kFront);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.icmp, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kFrontMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kRouterMac);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kVip);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kClientIp);
+  EXPECT_EQ(s.icmp->type(), Tins::ICMP::ECHO_REPLY);
+  EXPECT_EQ(s.icmp->code(), 0);
+  EXPECT_EQ(s.icmp->id(), 0x1234);
+  EXPECT_EQ(s.icmp->sequence(), 7);
+  const auto* data = s.eth.find_pdu<Tins::RawPDU>();
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(std::string(data->payload().begin(), data->payload().end()), "abcdefghijk");
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+  EXPECT_EQ(engine.stats().icmp_echo_replies.load(), 1u);
+}
+
+TEST_F(EngineTest, IcmpEchoToThePortAddressIsAnswered) {
+  resolve_neighbours();
+  Tins::ICMP echo(Tins::ICMP::ECHO_REQUEST);
+  echo.id(9);
+  echo.sequence(1);
+  auto req = from_router() / ip(kFrontIp, kClientIp) / echo / Tins::RawPDU("ping");
+  inject(kFront, req);
+  auto out = only_output(kFront);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.icmp, nullptr);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kFrontIp);
+  EXPECT_EQ(s.icmp->type(), Tins::ICMP::ECHO_REPLY);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+// ----------------------------------------------------------------- flows()
+
+TEST_F(EngineTest, FlowsListsEachFlowWithItsClientAndBackend) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  inject(kFront, client_syn(40002));
+  inject(kBack, backend_syn_ack(0, 40001));
+  auto q = from_router() / ip(kVip, kClientIp) / Tins::UDP(80, 5353) / Tins::RawPDU("hello");
+  inject(kFront, q);
+  take(kFront);
+  take(kBack);
+
+  auto flows = engine.flows();
+  ASSERT_EQ(flows.size(), 3u);
+  std::sort(flows.begin(), flows.end(), [](auto& a, auto& b) { return a.client < b.client; });
+  EXPECT_EQ(flows[0].client, "198.51.100.11:40001");
+  EXPECT_EQ(flows[0].backend, "192.0.2.11:80");
+  EXPECT_EQ(flows[0].vip, "203.0.113.10:80");
+  EXPECT_EQ(flows[0].protocol, "tcp");
+  EXPECT_EQ(flows[0].state, "syn_recv");
+  EXPECT_EQ(flows[0].packets_in, 1u);
+  EXPECT_EQ(flows[0].packets_out, 1u);
+  EXPECT_EQ(flows[1].client, "198.51.100.11:40002");
+  EXPECT_EQ(flows[1].backend, "192.0.2.12:80");
+  EXPECT_EQ(flows[1].state, "syn_sent");
+  EXPECT_EQ(flows[2].client, "198.51.100.11:5353");
+  EXPECT_EQ(flows[2].backend, "192.0.2.11:80") << "the UDP VIP has its own round robin";
+  EXPECT_EQ(flows[2].protocol, "udp");
+}
+
+}  // namespace
