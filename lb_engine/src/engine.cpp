@@ -343,12 +343,16 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   }
 }
 
+void Engine::backend_flow_ended(const FlowEntry& e) {
+  auto& active = vips_[e.vip].backends[e.backend].stats->flows_active;
+  const uint32_t a = active.load(std::memory_order_relaxed);
+  active.store(a ? a - 1 : 0, std::memory_order_relaxed);
+}
+
 void Engine::release_flow(uint32_t id) {
   FlowEntry& e = flows_.at(id);
   if (!e.in_use) return;
-  auto& bs = *vips_[e.vip].backends[e.backend].stats;
-  uint32_t a = bs.flows_active.load(std::memory_order_relaxed);
-  bs.flows_active.store(a ? a - 1 : 0, std::memory_order_relaxed);
+  backend_flow_ended(e);
   flows_.remove(id);
   stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
 }
@@ -373,12 +377,7 @@ size_t Engine::drain(uint64_t now, size_t budget) {
 
 void Engine::housekeeping(uint64_t now) {
   const uint32_t budget = std::max<uint32_t>(1024, flows_.capacity() / 50);
-  uint32_t n = flows_.sweep(now, budget, [&](uint32_t id) {
-    auto& e = flows_.at(id);
-    auto& bs = *vips_[e.vip].backends[e.backend].stats;
-    uint32_t a = bs.flows_active.load(std::memory_order_relaxed);
-    bs.flows_active.store(a ? a - 1 : 0, std::memory_order_relaxed);
-  });
+  uint32_t n = flows_.sweep(now, budget, [&](uint32_t id) { backend_flow_ended(flows_.at(id)); });
   if (n) {
     bump(stats_.flows_expired, n);
     stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);

@@ -331,13 +331,19 @@ void eval_outcome(const CheckCase& c, const Vars& vars, CheckResult& r) {
 
 }  // namespace
 
-CheckResult evaluate(const CheckCase& c, const CaptureSet& caps, const Vars& vars) {
+CheckResult CheckResult::for_case(const CheckCase& c) {
     CheckResult r;
     r.name = c.name;
     r.description = c.description;
     r.scenario = c.scenario;
     r.hop = c.hop;
     r.kind = c.kind;
+    r.points = c.points;
+    return r;
+}
+
+CheckResult evaluate(const CheckCase& c, const CaptureSet& caps, const Vars& vars) {
+    CheckResult r = CheckResult::for_case(c);
     try {
         if (c.kind == CheckKind::Outcome) {
             eval_outcome(c, vars, r);

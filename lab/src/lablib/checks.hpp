@@ -89,6 +89,9 @@ struct CheckResult {
     std::optional<Packet> packet;  // the selected packet, or the first offending one
     std::string packet_point;      // where that packet was captured
 
+    // A result for `c` that names it and is not judged yet.
+    static CheckResult for_case(const CheckCase& c);
+
     // Multi-line: verdict, then every failing field as "name: expected X, actual Y",
     // then the packet decoded and dumped.
     std::string report() const;

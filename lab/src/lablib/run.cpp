@@ -169,13 +169,7 @@ void evaluate_checks(const ModeSpec& mode, ModeRun& mr, const RunOptions& opt) {
             continue;
         const ScenarioRun* sr = mr.scenario(c.scenario);
         if (!sr) {
-            CheckResult r;
-            r.name = c.name;
-            r.description = c.description;
-            r.scenario = c.scenario;
-            r.hop = c.hop;
-            r.kind = c.kind;
-            r.points = c.points;
+            CheckResult r = CheckResult::for_case(c);
             r.error = "not run: " + (mr.skipped() ? "skipped: " + mr.skip_reason
                                                   : mr.error.empty() ? std::string("scenario did not run")
                                                                      : mr.error);

@@ -95,6 +95,7 @@ class Engine {
   bool is_vip_address(uint32_t addr) const;
   bool is_own_address(uint32_t addr) const;
   void release_flow(uint32_t id);
+  void backend_flow_ended(const FlowEntry& e);  // the backend's active-flow count
   void run_control_requests();
 
   Config cfg_;
