@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   try {
     std::vector<lb::TapIo::PortSpec> specs;
     for (auto& p : cfg.ports) specs.push_back({p.tap, p.netns});
-    lb::TapIo io(specs);
+    bool tunnels = false;
+    for (auto& v : cfg.vips) tunnels |= v.mode == lb::Mode::dsr_l3_tunnel;
+    lb::TapIo io(specs, /*tso=*/!tunnels);
     lb::Engine engine(cfg, io);
     lb::AdminServer admin(engine, cfg.control_socket);
     struct sigaction sa {};

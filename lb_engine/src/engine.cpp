@@ -17,7 +17,8 @@ namespace lb {
 using namespace pkt;
 
 namespace {
-constexpr size_t kBufSize = sizeof(VnetHdr) + sizeof(EthHdr) + 65535 + 64;
+constexpr size_t kHeadroom = 64;           // room to prepend an encapsulation header in place
+constexpr size_t kBufSize = kHeadroom + sizeof(VnetHdr) + sizeof(EthHdr) + 65535 + 64;
 constexpr uint64_t kArpRetryMs = 1000;      // at most one ARP request per neighbour per second
 constexpr uint64_t kArpRefreshMs = 60000;   // re-ARP a neighbour not heard from in this long
 constexpr size_t kMaxNeighbors = 1024;      // an ARP flood must not grow the table without bound
@@ -28,7 +29,8 @@ const char* to_string(Drop d) {
       "frame_too_short", "not_our_mac", "unknown_ethertype", "arp_malformed", "arp_not_for_us",
       "ip_malformed",    "ip_bad_checksum", "ip_fragment", "ttl_exceeded", "l4_malformed",
       "no_service",      "not_for_vip",   "no_flow",      "no_backend",   "flow_table_full",
-      "flow_conflict",   "icmp_unhandled", "no_route",    "neigh_unresolved", "tx_error"};
+      "flow_conflict",   "proxy_ports_exhausted", "icmp_unhandled", "no_route", "neigh_unresolved",
+      "tunnel_too_big",  "tunnel_gso",    "tx_error"};
   static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(Drop::count_));
   return names[static_cast<size_t>(d)];
 }
@@ -58,6 +60,7 @@ Engine::Engine(const Config& cfg, PacketIo& io)
   for (auto& vc : cfg_.vips) {
     Vip v;
     v.cfg = vc;
+    v.pip = vc.mode == Mode::proxy ? vc.proxy_ip.v4_net() : 0;
     for (auto& bc : vc.backends) {
       Backend b;
       b.cfg = bc;
@@ -81,7 +84,7 @@ Engine::~Engine() {
 
 bool Engine::is_vip_address(uint32_t addr) const {
   for (auto& v : vips_)
-    if (v.cfg.address.v4_net() == addr) return true;
+    if (v.cfg.address.v4_net() == addr || (v.pip && v.pip == addr)) return true;
   return false;
 }
 
@@ -101,7 +104,7 @@ int Engine::find_vip(uint32_t addr, uint8_t proto, uint16_t port_net) const {
   return -1;
 }
 
-void Engine::handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uint64_t now) {
+void Engine::handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uint64_t now, size_t headroom) {
   Port& pt = ports_[port];
   bump(pt.stats.rx_packets);
   bump(pt.stats.rx_bytes, len > sizeof(VnetHdr) ? len - sizeof(VnetHdr) : 0);
@@ -111,6 +114,8 @@ void Engine::handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uin
   p.len = len >= sizeof(VnetHdr) ? len - sizeof(VnetHdr) : 0;
   p.eth = view<EthHdr>(p.frame, p.len, 0);
   if (!p.vnet || !p.eth) return stats_.drop(Drop::frame_too_short);
+  cur_headroom_ = headroom;
+  cur_cap_ = cap;
   const bool to_us = std::memcmp(p.eth->dst, pt.cfg.mac.b.data(), 6) == 0;
   const bool bcast = (p.eth->dst[0] & 1) != 0;
   if (!to_us && !bcast) return stats_.drop(Drop::not_our_mac);
@@ -218,18 +223,27 @@ bool Engine::lookup_route(uint32_t dst, size_t& port, uint32_t& next_hop) const 
 }
 
 void Engine::route_and_send(Parsed& p, uint32_t dst, uint64_t now) {
+  p.vnet->flags &= static_cast<uint8_t>(~VnetHdr::kDataValid);
+  send_frame(reinterpret_cast<uint8_t*>(p.vnet), sizeof(VnetHdr) + p.len, dst, now);
+}
+
+void Engine::send_frame(uint8_t* buf, size_t len, uint32_t dst, uint64_t now) {
   size_t port;
   uint32_t hop;
   if (!lookup_route(dst, port, hop)) return stats_.drop(Drop::no_route);
-  Neighbor* n = neighbor(hop);
+  const Neighbor* n = neighbor(hop);
   if (!n || !n->valid) {
     send_arp_request(port, hop, now);
     return stats_.drop(Drop::neigh_unresolved);
   }
-  std::memcpy(p.eth->dst, n->mac.b.data(), 6);
-  std::memcpy(p.eth->src, ports_[port].cfg.mac.b.data(), 6);
-  p.vnet->flags &= static_cast<uint8_t>(~VnetHdr::kDataValid);
-  transmit(port, reinterpret_cast<uint8_t*>(p.vnet), sizeof(VnetHdr) + p.len);
+  send_to_mac(port, buf, len, n->mac);
+}
+
+void Engine::send_to_mac(size_t port, uint8_t* buf, size_t len, const MacAddr& mac) {
+  auto* eth = reinterpret_cast<EthHdr*>(buf + sizeof(VnetHdr));
+  std::memcpy(eth->dst, mac.b.data(), 6);
+  std::memcpy(eth->src, ports_[port].cfg.mac.b.data(), 6);
+  transmit(port, buf, len);
 }
 
 void Engine::transmit(size_t port, const uint8_t* buf, size_t len) {
@@ -240,21 +254,27 @@ void Engine::transmit(size_t port, const uint8_t* buf, size_t len) {
 
 // ---------------------------------------------------------------- IPv4
 
+namespace {
+// Whether the LB is a router hop for this mode's packets (and so decrements TTL):
+// dsr-l2 switches frames, and dsr-l3-tunnel carries the packet untouched inside another.
+bool routes_packets(Mode m) { return m != Mode::dsr_l2 && m != Mode::dsr_l3_tunnel; }
+inline uint16_t ld16(const void* f) { uint16_t v; std::memcpy(&v, f, 2); return v; }
+inline void st16(void* f, uint16_t v) { std::memcpy(f, &v, 2); }
+constexpr uint16_t kDontFragment = 0x4000;
+constexpr uint8_t kProtoIpip = 4;
+}  // namespace
+
 void Engine::answer_icmp_echo(size_t port, Parsed& p, uint64_t now) {
   IcmpHdr* icmp = p.icmp;
-  uint16_t old_word, new_word;
-  std::memcpy(&old_word, &icmp->type, 2);
+  const uint16_t old_word = ld16(&icmp->type);
   icmp->type = IcmpHdr::kEchoReply;
-  std::memcpy(&new_word, &icmp->type, 2);
-  icmp->check = csum_replace16(icmp->check, old_word, new_word);
+  icmp->check = csum_replace16(icmp->check, old_word, ld16(&icmp->type));
   const uint32_t src = p.ip->saddr;  // a swap leaves the header sum unchanged
   p.ip->saddr = p.ip->daddr;
   p.ip->daddr = src;
-  uint16_t old_ttl, new_ttl;
-  std::memcpy(&old_ttl, &p.ip->ttl, 2);
+  const uint16_t old_ttl = ld16(&p.ip->ttl);
   p.ip->ttl = 64;
-  std::memcpy(&new_ttl, &p.ip->ttl, 2);
-  p.ip->check = csum_replace16(p.ip->check, old_ttl, new_ttl);
+  p.ip->check = csum_replace16(p.ip->check, old_ttl, ld16(&p.ip->ttl));
   *p.vnet = VnetHdr{};
   bump(stats_.icmp_echo_replies);
   route_and_send(p, p.ip->daddr, now);
@@ -266,9 +286,15 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const bool for_vip = is_vip_address(daddr);
   const bool for_us = !for_vip && is_own_address(daddr);
 
-  if (for_vip || for_us) {
-    if (p.icmp && p.icmp->type == IcmpHdr::kEchoRequest && !ip->is_fragment()) return answer_icmp_echo(port, p, now);
+  if (p.icmp && (for_vip || for_us) && !ip->is_fragment()) {
+    if (p.icmp->type == IcmpHdr::kEchoRequest) return answer_icmp_echo(port, p, now);
+    if (p.icmp->type == IcmpHdr::kDestUnreach || p.icmp->type == IcmpHdr::kTimeExceeded)
+      return translate_icmp_error(p, now);
+    return stats_.drop(Drop::icmp_unhandled);
   }
+  if (p.icmp && (p.icmp->type == IcmpHdr::kDestUnreach || p.icmp->type == IcmpHdr::kTimeExceeded) &&
+      !ip->is_fragment())
+    return translate_icmp_error(p, now);  // a server's error about a flow, addressed to the client
   if (ip->is_fragment()) return stats_.drop(Drop::ip_fragment);
   if (!p.tcp && !p.udp) {
     if (for_vip || for_us) return stats_.drop(p.icmp ? Drop::icmp_unhandled : Drop::no_service);
@@ -301,46 +327,271 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
     if (vi < 0) return stats_.drop(Drop::no_service);
     if (p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck | TcpHdr::kRst)) != TcpHdr::kSyn)
       return stats_.drop(Drop::no_flow);
-    if (ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
-    Vip& v = vips_[vi];
-    const int bi = v.rr.pick(v.usable);
-    if (bi < 0) return stats_.drop(Drop::no_backend);
-    const Backend& b = v.backends[bi];
-    const FlowKey reply{b.cfg.address.v4_net(), ip->saddr, htons(b.cfg.port), sport, ip->protocol, {0, 0, 0}};
-    if (flows_.size() >= flows_.capacity()) return stats_.drop(Drop::flow_table_full);
-    const uint32_t id = flows_.insert(key, reply, now);
-    if (id == FlowTable::kNone) return stats_.drop(Drop::flow_conflict);
-    FlowEntry& e = flows_.at(id);
-    e.vip = static_cast<uint16_t>(vi);
-    e.backend = static_cast<uint16_t>(bi);
-    bump(stats_.flows_created);
-    stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
-    bump(b.stats->flows_total);
-    b.stats->flows_active.store(b.stats->flows_active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (routes_packets(vips_[vi].cfg.mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);  // no flow for it
+    const uint32_t id = new_flow(static_cast<size_t>(vi), key, now);
+    if (id == FlowTable::kNone) return;  // counted by new_flow
     hit = FlowTable::Hit{id, Dir::original, false};
   }
+  forward(p, hit, flags, now);
+}
 
-  if (ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
+uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
+  Vip& v = vips_[vi];
+  const int bi = v.rr.pick(v.usable);
+  if (bi < 0) return stats_.drop(Drop::no_backend), FlowTable::kNone;
+  const Backend& b = v.backends[bi];
+  if (flows_.size() >= flows_.capacity()) return stats_.drop(Drop::flow_table_full), FlowTable::kNone;
+  uint32_t id = FlowTable::kNone;
+  switch (v.cfg.mode) {
+    case Mode::inline_nat: {
+      // The server answers the client itself, through us (its gateway).
+      const FlowKey reply{b.cfg.address.v4_net(), key.saddr, htons(b.cfg.port), key.sport, key.proto, {0, 0, 0}};
+      id = flows_.insert(key, reply, now);
+      break;
+    }
+    case Mode::proxy: {
+      // The server answers our proxy IP, on a port no live flow to this server holds.
+      FlowKey reply{b.cfg.address.v4_net(), v.pip, htons(b.cfg.port), 0, key.proto, {0, 0, 0}};
+      if (!allocate_proxy_port(v, reply, now)) return stats_.drop(Drop::proxy_ports_exhausted), FlowTable::kNone;
+      id = flows_.insert(key, reply, now);
+      break;
+    }
+    case Mode::dsr_l2:
+    case Mode::dsr_l3_dscp:
+    case Mode::dsr_l3_tunnel:
+      id = flows_.insert_one_way(key, now);  // replies go straight to the client
+      break;
+  }
+  if (id == FlowTable::kNone) return stats_.drop(Drop::flow_conflict), FlowTable::kNone;
+  FlowEntry& e = flows_.at(id);
+  e.vip = static_cast<uint16_t>(vi);
+  e.backend = static_cast<uint16_t>(bi);
+  bump(stats_.flows_created);
+  stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
+  bump(b.stats->flows_total);
+  b.stats->flows_active.store(b.stats->flows_active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return id;
+}
+
+// Tries ports from a moving cursor, skipping any whose reply key a flow still holds (an
+// expired holder is released first). Bounded: a full range is not searched per packet.
+bool Engine::allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now) {
+  constexpr uint16_t kFirst = 1024;
+  constexpr int kTries = 64;
+  for (int i = 0; i < kTries; ++i) {
+    uint16_t port = v.next_port;
+    v.next_port = v.next_port == 65535 ? kFirst : static_cast<uint16_t>(v.next_port + 1);
+    reply.dport = htons(port);
+    FlowTable::Hit h = flows_.lookup(reply, now);
+    if (h.expired) {
+      release_flow(h.id);
+      bump(stats_.flows_expired);
+    }
+    if (!flows_.contains(reply)) return true;
+  }
+  return false;
+}
+
+void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t now) {
+  Ipv4Hdr* ip = p.ip;
   FlowEntry& e = flows_.at(hit.id);
   Vip& v = vips_[e.vip];
   Backend& b = v.backends[e.backend];
-  flows_.touch(hit.id, hit.dir, ip->protocol, flags, now, timeouts_);
-  // Inline (two-arm): DNAT on the way in, un-DNAT on the way back; the LB is a router hop.
+  const Mode mode = v.cfg.mode;
+  if (routes_packets(mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
+  flows_.touch(hit.id, hit.dir, ip->protocol, tcp_flags, now, timeouts_);
   if (hit.dir == Dir::original) {
-    set_ipv4_addr(p, false, b.cfg.address.v4_net());
-    set_l4_port(p, false, htons(b.cfg.port));
-    decrement_ttl(p);
     bump(b.stats->packets_to);
     bump(b.stats->bytes_to, p.len);
-    route_and_send(p, ip->daddr, now);
   } else {
-    set_ipv4_addr(p, true, v.cfg.address.v4_net());
-    set_l4_port(p, true, htons(v.cfg.port));
-    decrement_ttl(p);
     bump(b.stats->packets_from);
     bump(b.stats->bytes_from, p.len);
-    route_and_send(p, ip->daddr, now);
   }
+  switch (mode) {
+    case Mode::inline_nat:
+    case Mode::proxy: {
+      // NAT both ways from the flow's two keys: toward the server the packet becomes the
+      // reply key reversed; toward the client, the original key reversed. Inline keeps the
+      // client's address (reply key dst = CIP); proxy puts the PIP there.
+      const FlowKey& to = hit.dir == Dir::original ? e.key[1] : e.key[0];
+      set_ipv4_addr(p, true, to.daddr);
+      set_ipv4_addr(p, false, to.saddr);
+      set_l4_port(p, true, to.dport);
+      set_l4_port(p, false, to.sport);
+      decrement_ttl(p);
+      return route_and_send(p, ip->daddr, now);
+    }
+    case Mode::dsr_l2: {
+      const uint32_t rip = b.cfg.address.v4_net();
+      size_t port;
+      uint32_t hop;
+      if (!lookup_route(rip, port, hop)) return stats_.drop(Drop::no_route);
+      const Neighbor* n = neighbor(rip);
+      if (!n || !n->valid) {
+        send_arp_request(port, rip, now);
+        return stats_.drop(Drop::neigh_unresolved);
+      }
+      p.vnet->flags &= static_cast<uint8_t>(~VnetHdr::kDataValid);
+      return send_to_mac(port, reinterpret_cast<uint8_t*>(p.vnet), sizeof(VnetHdr) + p.len, n->mac);
+    }
+    case Mode::dsr_l3_dscp: {
+      set_ipv4_addr(p, false, b.cfg.address.v4_net());
+      const uint16_t old_word = ld16(ip);  // version/IHL and TOS share one 16-bit word
+      ip->tos = static_cast<uint8_t>((v.cfg.dscp << 2) | (ip->tos & 0x03));  // keep ECN
+      ip->check = csum_replace16(ip->check, old_word, ld16(ip));
+      decrement_ttl(p);
+      return route_and_send(p, b.cfg.address.v4_net(), now);
+    }
+    case Mode::dsr_l3_tunnel:
+      return encapsulate_ipip(p, b.cfg.address.v4_net(), now);
+  }
+}
+
+// RFC 2003 IPIP. Rules: the inner packet is not touched (no TTL decrement: the LB is
+// not a hop of the client's path, the server is); the outer header gets TTL 64, the
+// inner TOS (DSCP and ECN, RFC 6040 normal mode) and the inner DF bit, and the source
+// address of the port it leaves by. An inner packet that no longer fits the port's MTU
+// with DF set is answered with ICMP fragmentation-needed (RFC 1191) so the client's
+// path-MTU discovery lowers its segment size; without DF it is dropped and counted
+// (outer fragmentation is not implemented).
+void Engine::encapsulate_ipip(Parsed& p, uint32_t rip, uint64_t now) {
+  size_t port;
+  uint32_t hop;
+  if (!lookup_route(rip, port, hop)) return stats_.drop(Drop::no_route);
+  const size_t inner_len = p.len - sizeof(EthHdr);
+  const uint16_t mtu = ports_[port].cfg.mtu;
+  if (p.vnet->gso_type != VnetHdr::kGsoNone) return stats_.drop(Drop::tunnel_gso);  // TSO is off on tunnel engines
+  if (inner_len + sizeof(Ipv4Hdr) > mtu) {
+    if (ntohs(p.ip->frag_off) & kDontFragment) return send_frag_needed(p, static_cast<uint16_t>(mtu - sizeof(Ipv4Hdr)), now);
+    return stats_.drop(Drop::tunnel_too_big);
+  }
+  // A partial checksum is completed here: after encapsulation the kernel's offsets would
+  // point at the outer header.
+  if (p.l4_csum_partial) {
+    uint8_t* l4 = p.frame + p.l4_off;
+    const size_t off = p.tcp ? offsetof(TcpHdr, check) : offsetof(UdpHdr, check);
+    st16(l4 + off, 0);
+    uint16_t c = l4_checksum_v4(p.ip->saddr, p.ip->daddr, p.ip->protocol, l4, p.l4_len, off);
+    if (p.udp && c == 0) c = 0xffff;
+    st16(l4 + off, c);
+    p.vnet->flags &= static_cast<uint8_t>(~VnetHdr::kNeedsCsum);
+  }
+  uint8_t* start = reinterpret_cast<uint8_t*>(p.vnet);
+  const size_t total = sizeof(VnetHdr) + p.len;
+  uint8_t* out;
+  if (cur_headroom_ >= sizeof(Ipv4Hdr)) {
+    out = start - sizeof(Ipv4Hdr);  // move vnet+Ethernet back into the headroom
+    std::memmove(out, start, sizeof(VnetHdr) + sizeof(EthHdr));
+  } else {
+    if (cur_cap_ < total + sizeof(Ipv4Hdr)) return stats_.drop(Drop::tunnel_too_big);
+    out = start;  // no headroom: slide the inner packet forward instead
+    std::memmove(start + sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(Ipv4Hdr),
+                 start + sizeof(VnetHdr) + sizeof(EthHdr), p.len - sizeof(EthHdr));
+  }
+  auto* vnet = reinterpret_cast<VnetHdr*>(out);
+  *vnet = VnetHdr{};
+  auto* outer = reinterpret_cast<Ipv4Hdr*>(out + sizeof(VnetHdr) + sizeof(EthHdr));
+  const auto* inner = reinterpret_cast<const Ipv4Hdr*>(outer + 1);
+  outer->ver_ihl = 0x45;
+  outer->tos = inner->tos;
+  outer->tot_len = htons(static_cast<uint16_t>(inner_len + sizeof(Ipv4Hdr)));
+  outer->id = htons(ipip_id_++);
+  outer->frag_off = htons(ntohs(inner->frag_off) & kDontFragment);
+  outer->ttl = 64;
+  outer->protocol = kProtoIpip;
+  outer->saddr = ports_[port].cfg.address.addr.v4_net();
+  outer->daddr = rip;
+  outer->check = 0;
+  outer->check = ipv4_header_checksum(outer, sizeof(Ipv4Hdr));
+  send_frame(out, total + sizeof(Ipv4Hdr), rip, now);
+}
+
+// ICMP destination unreachable, fragmentation needed (type 3 code 4), from the address
+// of the port the packet came in by, quoting as much of it as fits in 576 bytes.
+void Engine::send_frag_needed(Parsed& p, uint16_t mtu, uint64_t now) {
+  size_t back_port;
+  uint32_t hop;
+  const uint32_t to = p.ip->saddr;
+  if (!lookup_route(to, back_port, hop)) return stats_.drop(Drop::no_route);
+  const size_t quote = std::min<size_t>(p.len - sizeof(EthHdr), 576 - sizeof(Ipv4Hdr) - sizeof(IcmpHdr));
+  uint8_t* buf = txbuf_.data();
+  const size_t len = sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(Ipv4Hdr) + sizeof(IcmpHdr) + quote;
+  std::memset(buf, 0, len - quote);
+  auto* eth = reinterpret_cast<EthHdr*>(buf + sizeof(VnetHdr));
+  eth->type = htons(EthHdr::kIpv4);
+  auto* ip = reinterpret_cast<Ipv4Hdr*>(eth + 1);
+  auto* icmp = reinterpret_cast<IcmpHdr*>(ip + 1);
+  std::memcpy(icmp + 1, p.ip, quote);
+  ip->ver_ihl = 0x45;
+  ip->tot_len = htons(static_cast<uint16_t>(sizeof(Ipv4Hdr) + sizeof(IcmpHdr) + quote));
+  ip->ttl = 64;
+  ip->protocol = Ipv4Hdr::kIcmp;
+  ip->saddr = ports_[back_port].cfg.address.addr.v4_net();
+  ip->daddr = to;
+  ip->check = ipv4_header_checksum(ip, sizeof(Ipv4Hdr));
+  icmp->type = IcmpHdr::kDestUnreach;
+  icmp->code = 4;
+  icmp->seq = htons(mtu);  // RFC 1191: the next-hop MTU sits in the low 16 bits of the second word
+  icmp->check = csum_finish(csum_add_bytes(0, icmp, sizeof(IcmpHdr) + quote));
+  bump(stats_.icmp_frag_needed_sent);
+  stats_.drop(Drop::tunnel_too_big);
+  send_frame(buf, len, to, now);
+}
+
+// An ICMP error (destination unreachable, time exceeded) quotes the packet that caused
+// it. When that packet belongs to a proxy or inline flow, the error is translated like
+// the flow's packets, quoted header included, and sent on: a server's error reaches the
+// client as if the VIP had sent it, and an error from outside about our reply to a
+// client reaches the server. The ICMP checksum is recomputed (slow path, ≤ 576 bytes).
+void Engine::translate_icmp_error(Parsed& p, uint64_t now) {
+  const size_t inner_off = p.l4_off + sizeof(IcmpHdr);
+  auto* inner = view<Ipv4Hdr>(p.frame, p.len, inner_off);
+  if (!inner || inner->version() != 4 || inner->header_len() < 20) return stats_.drop(Drop::icmp_unhandled);
+  const size_t inner_l4 = inner_off + inner->header_len();
+  if (inner_l4 + 8 > p.len || (inner->protocol != Ipv4Hdr::kTcp && inner->protocol != Ipv4Hdr::kUdp))
+    return stats_.drop(Drop::icmp_unhandled);
+  uint8_t* l4 = p.frame + inner_l4;
+  // The quoted packet travelled the other way: swap it to get the key of a packet we see.
+  const FlowKey key{inner->daddr, inner->saddr, ld16(l4 + 2), ld16(l4), inner->protocol, {0, 0, 0}};
+  const FlowTable::Hit hit = flows_.lookup(key, now);
+  if (!hit) return stats_.drop(Drop::icmp_unhandled);
+  FlowEntry& e = flows_.at(hit.id);
+  const Mode mode = vips_[e.vip].cfg.mode;
+  if (mode != Mode::inline_nat && mode != Mode::proxy) return stats_.drop(Drop::icmp_unhandled);
+  if (p.ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
+  // The error travels the way a packet of `hit.dir` would: rewrite the outer addresses
+  // as for such a packet and the quoted header as for a packet of the other direction.
+  const FlowKey& to = hit.dir == Dir::original ? e.key[1] : e.key[0];
+  Parsed outer = p;
+  outer.tcp = nullptr;
+  outer.udp = nullptr;
+  if (hit.dir == Dir::reply) set_ipv4_addr(outer, true, to.daddr);  // the server's error comes from the VIP
+  set_ipv4_addr(outer, false, to.saddr);
+  decrement_ttl(outer);
+  // The quoted packet: its source is the flow endpoint on the far side, its destination
+  // the endpoint the error is going to.
+  Parsed q;
+  q.frame = p.frame;
+  q.len = p.len;
+  q.ip = inner;
+  q.l4_off = inner_l4;
+  q.l4_len = p.len - inner_l4;
+  if (inner->protocol == Ipv4Hdr::kUdp) q.udp = reinterpret_cast<UdpHdr*>(l4);
+  else if (inner_l4 + sizeof(TcpHdr) <= p.len) q.tcp = reinterpret_cast<TcpHdr*>(l4);
+  set_ipv4_addr(q, true, to.saddr);
+  set_ipv4_addr(q, false, to.daddr);
+  if (q.tcp || q.udp) {
+    set_l4_port(q, true, to.sport);
+    set_l4_port(q, false, to.dport);
+  } else {  // a TCP quote cut short of the checksum: rewrite the ports alone
+    st16(l4, to.sport);
+    st16(l4 + 2, to.dport);
+  }
+  p.icmp->check = 0;
+  p.icmp->check = csum_finish(csum_add_bytes(0, p.icmp, p.l4_len));
+  bump(stats_.icmp_errors_translated);
+  *p.vnet = VnetHdr{};
+  route_and_send(p, p.ip->daddr, now);
 }
 
 void Engine::backend_flow_ended(const FlowEntry& e) {
@@ -365,9 +616,10 @@ size_t Engine::drain(uint64_t now, size_t budget) {
   while (more && handled < budget) {
     more = false;
     for (size_t port = 0; port < io_.port_count() && handled < budget; ++port) {
-      long n = io_.recv(port, rxbuf_.data(), rxbuf_.size());
+      uint8_t* buf = rxbuf_.data() + kHeadroom;
+      long n = io_.recv(port, buf, rxbuf_.size() - kHeadroom);
       if (n <= 0) continue;
-      handle_frame(port, rxbuf_.data(), static_cast<size_t>(n), rxbuf_.size(), now);
+      handle_frame(port, buf, static_cast<size_t>(n), rxbuf_.size() - kHeadroom, now, kHeadroom);
       ++handled;
       more = true;
     }

@@ -32,8 +32,9 @@ class Engine {
   ~Engine();
 
   // Handles one frame (virtio_net_hdr + Ethernet) received on `port`; the buffer may be
-  // rewritten in place and sent. `cap` is the buffer's capacity (replies may grow).
-  void handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uint64_t now_ms);
+  // rewritten in place and sent. `cap` is the buffer's capacity from `buf` (an
+  // encapsulation may grow the frame), `headroom` how many bytes before `buf` are free.
+  void handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uint64_t now_ms, size_t headroom = 0);
 
   // Reads every port until all are empty or `budget` frames were handled.
   size_t drain(uint64_t now_ms, size_t budget = 256);
@@ -67,6 +68,8 @@ class Engine {
     std::vector<Backend> backends;
     std::vector<uint8_t> usable;  // scheduling input, one per backend (1 = may take new flows)
     RoundRobin rr;
+    uint32_t pip = 0;             // proxy: our source address toward the servers (network order)
+    uint16_t next_port = 1024;    // proxy: where the port search starts
   };
   struct Neighbor {
     uint32_t ip = 0;  // network order
@@ -83,6 +86,14 @@ class Engine {
 
   void handle_arp(size_t port, uint8_t* buf, size_t len, uint64_t now);
   void handle_ipv4(size_t port, pkt::Parsed& p, uint64_t now);
+  uint32_t new_flow(size_t vip, const FlowKey& key, uint64_t now);  // kNone (counted) on failure
+  bool allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now);
+  void forward(pkt::Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t now);
+  void encapsulate_ipip(pkt::Parsed& p, uint32_t rip, uint64_t now);
+  void send_frag_needed(pkt::Parsed& p, uint16_t mtu, uint64_t now);
+  void translate_icmp_error(pkt::Parsed& p, uint64_t now);
+  void send_frame(uint8_t* buf, size_t len, uint32_t dst, uint64_t now);  // routes to dst
+  void send_to_mac(size_t port, uint8_t* buf, size_t len, const MacAddr& mac);
   void answer_icmp_echo(size_t port, pkt::Parsed& p, uint64_t now);
   // Sends an IPv4 packet toward `dst` (routing + neighbour), setting both MACs.
   void route_and_send(pkt::Parsed& p, uint32_t dst, uint64_t now);
@@ -115,6 +126,8 @@ class Engine {
   std::mutex requests_mu_;
   std::vector<std::function<void()>> requests_;
   int wake_fd_ = -1;  // eventfd: wakes the data path for control requests
+  size_t cur_headroom_ = 0, cur_cap_ = 0;  // of the frame being handled
+  uint16_t ipip_id_ = 1;
 };
 
 }  // namespace lb

@@ -1,6 +1,7 @@
 #include "lb/config/config.hpp"
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -109,6 +110,34 @@ class Loader {
     return *n->as_array();
   }
 
+  // dsr-l3-dscp: the code maps back to the VIP address on the server, so one code per
+  // VIP address: explicit codes must not collide across addresses; the rest get free ones.
+  void assign_dscp_codes(Config& c, const toml::node* vips) const {
+    std::map<uint32_t, uint8_t> code_of;  // VIP address -> code
+    std::map<uint8_t, uint32_t> owner;    // code -> VIP address
+    for (auto& v : c.vips) {
+      if (v.mode != Mode::dsr_l3_dscp || !v.dscp) continue;
+      auto a = v.address.v4_net();
+      auto [it, fresh] = code_of.emplace(a, v.dscp);
+      if (!fresh && it->second != v.dscp)
+        fail(vips, "vips." + v.name + ".dscp", "VIP " + v.address.str() + " has two DSCP codes (" + std::to_string(it->second) + " and " + std::to_string(v.dscp) + ")");
+      auto [ot, ofresh] = owner.emplace(v.dscp, a);
+      if (!ofresh && ot->second != a)
+        fail(vips, "vips." + v.name + ".dscp", "DSCP " + std::to_string(v.dscp) + " marks two VIP addresses: the server could not tell them apart");
+    }
+    uint8_t next = 1;
+    for (auto& v : c.vips) {
+      if (v.mode != Mode::dsr_l3_dscp || v.dscp) continue;
+      auto a = v.address.v4_net();
+      if (auto it = code_of.find(a); it != code_of.end()) { v.dscp = it->second; continue; }
+      while (next <= 63 && owner.count(next)) ++next;
+      if (next > 63) fail(vips, "vips." + v.name + ".dscp", "more dsr-l3-dscp VIP addresses than DSCP codes (63)");
+      v.dscp = next;
+      code_of[a] = next;
+      owner[next] = a;
+    }
+  }
+
   Config load(const toml::table& root) {
     Config c;
     c.source = src_;
@@ -140,7 +169,7 @@ class Loader {
     for (size_t i = 0; i < parr.size(); ++i) {
       std::string w = "ports[" + std::to_string(i) + "]";
       auto& t = table(&parr[i], w);
-      only_keys(t, w, {"name", "tap", "netns", "mac", "address"});
+      only_keys(t, w, {"name", "tap", "netns", "mac", "address", "mtu"});
       PortConfig p;
       p.name = str(need(t, w, "name"), w + ".name");
       p.tap = str(need(t, w, "tap"), w + ".tap");
@@ -151,6 +180,7 @@ class Loader {
       if (!mac || mac->is_multicast() || mac->is_zero()) fail(macn, w + ".mac", "expected a unicast MAC like 02:00:00:00:00:01");
       p.mac = *mac;
       p.address = prefix(need(t, w, "address"), w + ".address");
+      if (auto* m = t.get("mtu")) p.mtu = static_cast<uint16_t>(integer(m, w + ".mtu", 576, 9000));
       for (auto& other : c.ports) {
         if (other.name == p.name) fail(t.get("name"), w + ".name", "duplicate port name '" + p.name + "'");
         if (other.tap == p.tap) fail(t.get("tap"), w + ".tap", "TAP '" + p.tap + "' is used by port '" + other.name + "' too");
@@ -182,7 +212,7 @@ class Loader {
     for (size_t i = 0; i < varr.size(); ++i) {
       std::string w = "vips[" + std::to_string(i) + "]";
       auto& t = table(&varr[i], w);
-      only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends"});
+      only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends", "proxy_ip", "dscp", "encap"});
       VipConfig v;
       v.name = t.get("name") ? str(t.get("name"), w + ".name") : "vip" + std::to_string(i);
       v.address = ip(need(t, w, "address"), w + ".address");
@@ -195,9 +225,30 @@ class Loader {
       auto* mn = need(t, w, "mode");
       auto mode = str(mn, w + ".mode");
       if (mode == "inline") v.mode = Mode::inline_nat;
-      else if (mode == "proxy" || mode == "dsr-l2" || mode == "dsr-l3-dscp" || mode == "dsr-l3-tunnel")
-        fail(mn, w + ".mode", "mode '" + mode + "' is not implemented yet (implemented: inline)");
+      else if (mode == "proxy") v.mode = Mode::proxy;
+      else if (mode == "dsr-l2") v.mode = Mode::dsr_l2;
+      else if (mode == "dsr-l3-dscp") v.mode = Mode::dsr_l3_dscp;
+      else if (mode == "dsr-l3-tunnel") v.mode = Mode::dsr_l3_tunnel;
       else fail(mn, w + ".mode", "unknown mode '" + mode + "' (expected inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel)");
+      const bool dsr = v.mode == Mode::dsr_l2 || v.mode == Mode::dsr_l3_dscp || v.mode == Mode::dsr_l3_tunnel;
+      if (auto* pn2 = t.get("proxy_ip")) {
+        if (v.mode != Mode::proxy) fail(pn2, w + ".proxy_ip", "only a proxy-mode VIP has a proxy IP");
+        v.proxy_ip = ip(pn2, w + ".proxy_ip");
+        bool on_port = false;
+        for (auto& p : c.ports) on_port |= p.address.contains(v.proxy_ip);
+        if (!on_port) fail(pn2, w + ".proxy_ip", v.proxy_ip.str() + " is not on any port's subnet: nobody would route replies to it");
+      } else if (v.mode == Mode::proxy) {
+        fail(&t, w + ".proxy_ip", "missing: proxy mode needs a proxy IP (PIP), the source address toward the servers");
+      }
+      if (auto* dn = t.get("dscp")) {
+        if (v.mode != Mode::dsr_l3_dscp) fail(dn, w + ".dscp", "only a dsr-l3-dscp VIP has a DSCP code");
+        v.dscp = static_cast<uint8_t>(integer(dn, w + ".dscp", 1, 63));
+      }
+      if (auto* en = t.get("encap")) {
+        if (v.mode != Mode::dsr_l3_tunnel) fail(en, w + ".encap", "only a dsr-l3-tunnel VIP has an encapsulation");
+        auto encap = str(en, w + ".encap");
+        if (encap != "ipip") fail(en, w + ".encap", "unknown encapsulation '" + encap + "' (expected ipip)");
+      }
       if (auto* an = t.get("algorithm")) {
         auto algo = str(an, w + ".algorithm");
         static const std::set<std::string> later = {"wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"};
@@ -220,17 +271,27 @@ class Loader {
         BackendConfig b;
         b.address = ip(need(bt, bw, "address"), bw + ".address");
         b.port = bt.get("port") ? static_cast<uint16_t>(integer(bt.get("port"), bw + ".port", 1, 65535)) : v.port;
+        if (dsr && b.port != v.port)
+          fail(bt.get("port"), bw + ".port", "port " + std::to_string(b.port) + " differs from the VIP's " + std::to_string(v.port) +
+                                                 ": " + to_string(v.mode) + " cannot translate ports (the server answers the client directly)");
         if (auto* wn = bt.get("weight")) b.weight = static_cast<uint32_t>(integer(wn, bw + ".weight", 0, 1000000));
         for (auto& o : v.backends)
           if (o.address == b.address && o.port == b.port)
             fail(&barr[j], bw, "duplicate backend " + b.address.str() + ":" + std::to_string(b.port));
         bool connected = false;
         for (auto& p : c.ports) connected |= p.address.contains(b.address);
-        if (!connected) fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet (inline backends sit on a connected segment)");
+        bool routed = connected;
+        for (auto& r : c.routes) routed |= r.destination.contains(b.address);
+        if (v.mode == Mode::inline_nat && !connected)
+          fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet (inline backends sit on a connected segment: the LB is their gateway)");
+        if (v.mode == Mode::dsr_l2 && !connected)
+          fail(bt.get("address"), bw + ".address", b.address.str() + " is not on the LB's segment: dsr-l2 only rewrites the MAC, so a backend must share a port's subnet");
+        if (!routed) fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet and no route reaches it");
         v.backends.push_back(b);
       }
       c.vips.push_back(std::move(v));
     }
+    assign_dscp_codes(c, vips);
     return c;
   }
 

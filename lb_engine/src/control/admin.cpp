@@ -64,7 +64,8 @@ std::string render_stats(const Engine& e, bool json) {
       << ",\"created\":" << get(st.flows_created) << ",\"expired\":" << get(st.flows_expired)
       << ",\"capacity\":" << cfg.max_flows << "},\"arp\":{\"replies\":" << get(st.arp_replies)
       << ",\"requests_sent\":" << get(st.arp_requests_sent) << "},\"icmp\":{\"echo_replies\":"
-      << get(st.icmp_echo_replies) << "}}\n";
+      << get(st.icmp_echo_replies) << ",\"frag_needed_sent\":" << get(st.icmp_frag_needed_sent)
+      << ",\"errors_translated\":" << get(st.icmp_errors_translated) << "}}\n";
     return o.str();
   }
   o << "engine " << cfg.name << "\n\nports      rx_packets     rx_bytes   tx_packets     tx_bytes\n";
@@ -93,7 +94,8 @@ std::string render_stats(const Engine& e, bool json) {
   o << "\nflows: active " << st.flows_active.load(std::memory_order_relaxed) << ", created " << get(st.flows_created)
     << ", expired " << get(st.flows_expired) << ", capacity " << cfg.max_flows << "\n";
   o << "arp: replies " << get(st.arp_replies) << ", requests sent " << get(st.arp_requests_sent)
-    << "; icmp echo replies " << get(st.icmp_echo_replies) << "\n\ndrops\n";
+    << "; icmp echo replies " << get(st.icmp_echo_replies) << ", frag-needed sent " << get(st.icmp_frag_needed_sent)
+    << ", errors translated " << get(st.icmp_errors_translated) << "\n\ndrops\n";
   for (size_t d = 0; d < static_cast<size_t>(Drop::count_); ++d)
     if (get(st.drops[d])) o << "  " << to_string(static_cast<Drop>(d)) << " " << get(st.drops[d]) << "\n";
   return o.str();

@@ -98,10 +98,28 @@ uint32_t FlowTable::insert(const FlowKey& original, const FlowKey& reply, uint64
   return id;
 }
 
+uint32_t FlowTable::insert_one_way(const FlowKey& original, uint64_t now_ms) {
+  if (free_.empty()) return kNone;
+  const uint32_t h0 = hash_key(original);
+  if (find_slot(original, h0) != kNone) return kNone;
+  const uint32_t id = free_.back();
+  free_.pop_back();
+  FlowEntry& e = entries_[id];
+  e = FlowEntry{};
+  e.key[0] = original;
+  e.created_ms = now_ms;
+  e.expires_ms = now_ms + 1000;
+  e.in_use = true;
+  e.one_way = true;
+  insert_slot(h0, (id << 1) + 1);
+  ++used_;
+  return id;
+}
+
 void FlowTable::remove(uint32_t id) {
   FlowEntry& e = entries_[id];
   if (!e.in_use) return;
-  for (int d = 0; d < 2; ++d) {
+  for (int d = 0; d < (e.one_way ? 1 : 2); ++d) {
     const uint32_t i = find_slot(e.key[d], hash_key(e.key[d]));
     if (i != kNone) erase_slot(i);
   }
@@ -131,6 +149,8 @@ void FlowTable::touch(uint32_t id, Dir dir, uint8_t proto, uint8_t flags, uint64
     e.state = TcpState::syn_recv;
   } else if (e.state == TcpState::syn_recv && orig && (flags & kAck) && !(flags & kSyn)) {
     e.state = TcpState::established;
+  } else if (e.one_way && e.state == TcpState::syn_sent && (flags & kAck) && !(flags & kSyn)) {
+    e.state = TcpState::established;  // DSR: the SYN-ACK went straight to the client
   }
   uint64_t idle = t.tcp_established;
   switch (e.state) {

@@ -53,7 +53,7 @@ class NetnsGuard {
   int self_ = -1;
 };
 
-int open_tap(const TapIo::PortSpec& spec) {
+int open_tap(const TapIo::PortSpec& spec, bool tso) {
   NetnsGuard in_ns(spec.netns);
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(std::string("/dev/net/tun: ") + std::strerror(errno) + " (is the tun module there, are we root?)");
@@ -69,7 +69,7 @@ int open_tap(const TapIo::PortSpec& spec) {
   int hdr = sizeof(pkt::VnetHdr);
   // The kernel may hand us frames with partial checksums and TCP GSO super-frames:
   // we rewrite them in place and pass the vnet_hdr through, so neither is ever split.
-  unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  unsigned offload = TUN_F_CSUM | (tso ? TUN_F_TSO4 | TUN_F_TSO6 : 0u);
   if (::ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0 || ::ioctl(fd, TUNSETOFFLOAD, offload) != 0) {
     int e = errno;
     ::close(fd);
@@ -80,9 +80,9 @@ int open_tap(const TapIo::PortSpec& spec) {
 
 }  // namespace
 
-TapIo::TapIo(const std::vector<PortSpec>& ports) {
+TapIo::TapIo(const std::vector<PortSpec>& ports, bool tso) {
   try {
-    for (auto& p : ports) fds_.push_back(open_tap(p));
+    for (auto& p : ports) fds_.push_back(open_tap(p, tso));
   } catch (...) {
     for (int fd : fds_) ::close(fd);
     throw;

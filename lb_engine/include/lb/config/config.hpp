@@ -33,6 +33,8 @@ struct VipConfig {
   Mode mode = Mode::inline_nat;
   Algorithm algorithm = Algorithm::rr;
   std::vector<BackendConfig> backends;
+  IpAddr proxy_ip;       // proxy: the source address toward the servers (PIP)
+  uint8_t dscp = 0;      // dsr-l3-dscp: the code that marks this VIP's packets (1..63)
 };
 
 struct PortConfig {
@@ -41,6 +43,7 @@ struct PortConfig {
   std::string netns;            // where the TAP lives (a name under /run/netns); empty = ours
   MacAddr mac;                  // the engine's MAC on this port
   Prefix address;               // the engine's own address and the connected subnet
+  uint16_t mtu = 1500;          // largest IP packet sent on this port
 };
 
 struct RouteConfig {

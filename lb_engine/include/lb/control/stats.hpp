@@ -24,9 +24,12 @@ enum class Drop : uint8_t {
   no_backend,          // no usable backend for a new flow
   flow_table_full,
   flow_conflict,       // the flow's reply key is taken by another flow
+  proxy_ports_exhausted,  // proxy: no free PIP port toward that server
   icmp_unhandled,      // ICMP to us that is not an echo request
   no_route,
   neigh_unresolved,    // next hop MAC not known yet (an ARP request was sent)
+  tunnel_too_big,      // would exceed the MTU once encapsulated (DF packets get ICMP frag-needed)
+  tunnel_gso,          // a GSO super-frame for a tunnel VIP (TSO should be off on such engines)
   tx_error,
   count_
 };
@@ -49,6 +52,7 @@ struct BackendStats {
 struct EngineStats {
   std::atomic<uint64_t> drops[static_cast<size_t>(Drop::count_)]{};
   std::atomic<uint64_t> arp_replies{0}, arp_requests_sent{0}, icmp_echo_replies{0};
+  std::atomic<uint64_t> icmp_frag_needed_sent{0}, icmp_errors_translated{0};
   std::atomic<uint64_t> flows_created{0}, flows_expired{0};
   std::atomic<uint32_t> flows_active{0};
   void drop(Drop d) { bump(drops[static_cast<size_t>(d)]); }

@@ -37,6 +37,7 @@ struct FlowEntry {
   TcpState state = TcpState::none;
   uint8_t fin_seen = 0;    // bit 0: original direction sent FIN, bit 1: reply direction
   bool in_use = false;
+  bool one_way = false;    // DSR: only the client's direction crosses the LB
 };
 
 struct FlowTimeouts {  // milliseconds
@@ -62,8 +63,11 @@ class FlowTable {
   Hit lookup(const FlowKey& k, uint64_t now_ms) const;
 
   // Adds a flow with both keys; returns its id, or kNone when the table is full or a key
-  // is already present.
+  // is already present. A one-way flow (DSR: replies bypass the LB) has no reply key.
   uint32_t insert(const FlowKey& original, const FlowKey& reply, uint64_t now_ms);
+  uint32_t insert_one_way(const FlowKey& original, uint64_t now_ms);
+  // Whether some flow owns this key (expired or not).
+  bool contains(const FlowKey& k) const { return find_slot(k, hash_key(k)) != kNone; }
 
   void remove(uint32_t id);
   FlowEntry& at(uint32_t id) { return entries_[id]; }

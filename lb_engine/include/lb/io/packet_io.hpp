@@ -30,7 +30,9 @@ class TapIo : public PacketIo {
     std::string netns;  // name under /run/netns where it lives, or empty for ours
   };
   // Attaches to (or creates) each TAP. Throws std::runtime_error with one clear line.
-  explicit TapIo(const std::vector<PortSpec>& ports);
+  // `tso`: accept TCP GSO super-frames from the kernel (off when an engine encapsulates,
+  // since a tunnelled super-frame could not be segmented by the kernel afterwards).
+  explicit TapIo(const std::vector<PortSpec>& ports, bool tso = true);
   ~TapIo() override;
   size_t port_count() const override { return fds_.size(); }
   long recv(size_t port, uint8_t* buf, size_t cap) override;
