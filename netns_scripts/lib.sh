@@ -279,6 +279,94 @@ tap_plug() { # LAB NAME BRIDGE
 	ip -n "$sw" link set "$2" up
 }
 
+# rp_filter_off LAB NODE [IF...]: no reverse-path filter in LAB-NODE: `all` and
+# `default` (links made later) and each IF given. The kernel applies max(all, IF), so
+# both must be 0. DSR replies leave a server from the VIP and reach the router on the
+# "wrong" interface; decapsulated packets enter a server on a tunnel device.
+rp_filter_off() { # LAB NODE [IF...]
+	local lab=$1 node=$2 ifname
+	local -a keys=(net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0)
+	shift 2
+	for ifname in "$@"; do keys+=("net.ipv4.conf.$ifname.rp_filter=0"); done
+	node_sysctl "$lab" "$node" "${keys[@]}"
+}
+
+# arp_dsr LAB NODE IF: the classic DSR ARP settings, on `all` and IF: answer ARP only
+# for addresses on the interface asked (arp_ignore=1, so never for a VIP on lo) and
+# source ARP requests from the interface's own address (arp_announce=2).
+arp_dsr() { # LAB NODE IF
+	node_sysctl "$1" "$2" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+		"net.ipv4.conf.$3.arp_ignore=1" "net.ipv4.conf.$3.arp_announce=2"
+}
+
+# addr_on_lo LAB NODE ADDR: ADDR/32 on lo of LAB-NODE (a DSR server's VIP).
+addr_on_lo() { # LAB NODE ADDR
+	ip -n "$1-$2" addr add "$3/32" dev lo
+}
+
+# nft_dscp_to_vip LAB NODE DSCP RIP VIP: a stateless nftables table `ip lblab` in
+# LAB-NODE whose raw-priority prerouting chain rewrites the destination of packets
+# marked DSCP and addressed to RIP back to VIP, untracked (no conntrack anywhere).
+# The rewrite runs before the routing decision, so the packet is then delivered to the
+# VIP on lo; nft fixes the IP and the L4 pseudo-header checksums. Fails unless nft
+# accepted the table and lists the rule back.
+nft_dscp_to_vip() { # LAB NODE DSCP RIP VIP
+	local ns="$1-$2" dscp=$3 rip=$4 vip=$5 listed want err
+	if ! err=$(ip netns exec "$ns" nft -f - 2>&1 <<EOF
+table ip lblab {
+	chain prerouting {
+		type filter hook prerouting priority raw; policy accept;
+		ip dscp $dscp ip daddr $rip ip daddr set $vip notrack
+	}
+}
+EOF
+	); then
+		die "nft in $ns refused the table ip lblab (dscp $dscp, $rip -> $vip): ${err//$'\n'/ }"
+	fi
+	# -n prints the code numerically (0x0a) rather than by name (af11).
+	listed=$(ip netns exec "$ns" nft -n list chain ip lblab prerouting)
+	want=$(printf 'ip dscp 0x%02x ip daddr %s ip daddr set %s notrack' "$dscp" "$rip" "$vip")
+	[[ $listed == *"$want"* && $listed == *"hook prerouting priority -300;"* ]] ||
+		die "nft in $ns does not list the rule '$want' at priority raw (-300): ${listed//$'\n'/ }"
+}
+
+# ipip_in_kernel: the kernel's ipip is loaded or built in. Never load it to find out:
+# loading it adds tunl0 to every namespace, the root one included (see probe_ipip).
+ipip_in_kernel() {
+	[[ -d /sys/module/ipip ]]
+}
+
+# ipip_decap_kernel LAB NODE RIP: make LAB-NODE decapsulate IPIP sent to RIP with the
+# kernel's ipip (call only when ipip_in_kernel). The fallback device tunl0, which the
+# module puts in every namespace, receives IPIP addressed to any local address once it
+# is up; the inner packet, addressed to the VIP on lo, is then delivered locally.
+# Without tunl0 (net.core.fb_tunnels_only_for_init_net set) a tunnel `decap0` with
+# local RIP and any remote does the same. rp_filter is off on the tunnel: the inner
+# source (the client) is routed via eth0, not via the tunnel.
+ipip_decap_kernel() { # LAB NODE RIP
+	local ns="$1-$2" dev=tunl0
+	ipip_in_kernel || die "ipip_decap_kernel: the kernel has no ipip loaded"
+	if ! ip -n "$ns" link show dev tunl0 >/dev/null 2>&1; then
+		dev=decap0
+		ip -n "$ns" link add "$dev" type ipip local "$3"
+	fi
+	ip -n "$ns" link set "$dev" up
+	node_sysctl "$1" "$2" "net.ipv4.conf.$dev.rp_filter=0"
+}
+
+# toml_iface NAME DEV NETNS SEGMENT ADDRESS MAC: one [[nodes.ifaces]] of topology.toml.
+toml_iface() {
+	cat <<EOF
+[[nodes.ifaces]]
+name = "$1"
+dev = "$2"
+netns = "$3"
+segment = "$4"
+address = "$5"
+mac = "$6"
+EOF
+}
+
 # --- teardown ------------------------------------------------------------------------------
 
 # proc_stat_field PID INDEX: a field of /proc/PID/stat counted from field 3 (state) as 0,

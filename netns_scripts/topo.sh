@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# topo.sh: the lab of docs/lab.md, in the topology of one forwarding mode.
+#
+#   topo.sh up NAME MODE [SERVERS]   build lab NAME for MODE with SERVERS servers (1..9, default 3)
+#   topo.sh down NAME                the same as down.sh NAME
+#
+# MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
+# network namespace; NAME-sw is the "switch" that holds the bridges, the switch-side end
+# of every veth (<node>-<if>) and the engine's persistent TAPs. NAME-lb-a has only lo:
+# lbd runs there and opens its data ports, the TAPs in NAME-sw. Clients, router and the
+# front segment are the same in every mode; the modes differ in where the servers sit
+# and in how many arms the LB has.
+#
+# 1. inline (two-arm): servers behind the LB, default route via the LB's back port.
+#
+#   NAME-client1     NAME-client2     NAME-router
+#   eth0 .11         eth0 .12         eth0 .1      eth1 .1
+#     |                |                |            |
+#  ===|================|================|============|=============================== NAME-sw ===
+#     client1-eth0     client2-eth0     router-eth0  router-eth1
+#     |                |                |            |
+#     +---- br-cli ----+----------------+            +---- br-front ----+ lba-front (TAP)
+#           198.51.100.0/24                                203.0.113.0/24      .2, VIP .10
+#                                                                                 |
+#                                                                               [lbd]
+#                                                                                 |
+#                                                    +---- br-back -----+ lba-back (TAP)
+#                                                    |     192.0.2.0/24        .1
+#                                                    +-- server1-eth0 ... serverN-eth0
+#  ==================================================|=================|========================
+#                                                    eth0 .11          eth0 .(10+N)
+#                                                    NAME-server1      NAME-serverN
+#                                                    default via 192.0.2.1 (the LB)
+#
+# 2. dsr-l2 (one arm): servers on the front segment, next to the LB; replies go
+#    straight to the router.
+#
+#   NAME-client1     NAME-client2     NAME-router
+#   eth0 .11         eth0 .12         eth0 .1      eth1 .1
+#     |                |                |            |
+#  ===|================|================|============|=============================== NAME-sw ===
+#     client1-eth0     client2-eth0     router-eth0  router-eth1
+#     |                |                |            |
+#     +---- br-cli ----+----------------+            +---- br-front ----+ lba-front (TAP) [lbd]
+#           198.51.100.0/24                          |     203.0.113.0/24      .2, VIP .10
+#                                                    +-- server1-eth0 ... serverN-eth0
+#  ==================================================|=================|========================
+#                                                    eth0 .11          eth0 .(10+N)
+#                                                    lo VIP .10/32     lo VIP .10/32
+#                                                    NAME-server1      NAME-serverN
+#                                                    default via 203.0.113.1 (the router)
+#
+# 3. proxy, dsr-l3-dscp, dsr-l3-tunnel (one arm): servers on a remote segment behind
+#    the router's third arm; the LB reaches them through the router (its default route).
+#
+#   NAME-client1     NAME-client2     NAME-router
+#   eth0 .11         eth0 .12         eth0 .1        eth2 .1        eth1 .1
+#     |                |                |              |              |
+#  ===|================|================|==============|==============|============== NAME-sw ===
+#     client1-eth0     client2-eth0     router-eth0    router-eth2    router-eth1
+#     |                |                |              |              |
+#     +---- br-cli ----+----------------+              |              +- br-front -+ lba-front (TAP)
+#           198.51.100.0/24                            |             203.0.113.0/24   .2, VIP .10
+#                                                      |                              PIP .20 (proxy)
+#                                                      |                              [lbd]
+#                                                      +---- br-remote
+#                                                      |     198.18.0.0/24
+#                                                      +-- server1-eth0 ... serverN-eth0
+#  ====================================================|=================|======================
+#                                                      eth0 .11          eth0 .(10+N)
+#                                                      NAME-server1      NAME-serverN
+#                                                      default via 198.18.0.1 (the router)
+#
+# Per mode, on each server (docs/lab.md, "Topologies per mode"):
+#   proxy          nothing: the server sees the PIP 203.0.113.20 and answers it
+#   dsr-l2         VIP/32 on lo, arp_ignore=1 and arp_announce=2 (all, eth0), rp_filter=0
+#   dsr-l3-dscp    VIP/32 on lo, rp_filter=0, nftables table `ip lblab`: raw-priority
+#                  prerouting, `ip dscp 10 ip daddr RIP ip daddr set VIP notrack`
+#   dsr-l3-tunnel  VIP/32 on lo, rp_filter=0; IPIP decap by the kernel (tunl0 up) when
+#                  ipip is loaded or built in, else by lab_decap, which `lab up` starts
+#                  (topology.toml says which: decap = "kernel" | "user")
+# In modes 3 the router has rp_filter=0 (all, default, each interface): DSR replies
+# come from the VIP but enter the router on eth2.
+#
+# MACs are 02:00:00:<net>:00:<host> (docs/lab.md). Writes /run/lblab/NAME/{manifest,
+# topology.toml,lb-a.toml}. Prints one summary line on success; on failure removes what
+# it built and exits non-zero with the reason. Exit 4 (SKIP) when not root or a needed
+# command or kernel feature is missing. LBLAB_DECAP=user makes dsr-l3-tunnel use
+# lab_decap even where the kernel has ipip.
+set -euo pipefail
+
+LBLAB_PROG=${LBLAB_PROG:-topo.sh}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+readonly MODES="inline proxy dsr-l2 dsr-l3-dscp dsr-l3-tunnel"
+readonly VIP=203.0.113.10 PROXY_IP=203.0.113.20 DSCP=10
+readonly ROUTER_CLI=198.51.100.1 ROUTER_FRONT=203.0.113.1 ROUTER_REMOTE=198.18.0.1
+readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1
+
+usage() {
+	cat <<EOF
+usage: topo.sh up NAME MODE [SERVERS]   build lab NAME for MODE (SERVERS 1..9, default 3)
+       topo.sh down NAME                remove lab NAME (same as down.sh NAME)
+MODE: ${MODES// /, }
+EOF
+}
+
+# --- the plan of one mode -------------------------------------------------------------------
+
+# mode_plan MODE: set the globals that say where MODE's servers sit and what they need:
+#   SRV_BRIDGE SRV_SEGMENT SRV_NET (first three bytes) SRV_MACNET SRV_GW
+#   ROUTER_ARMS (2 or 3)  LB_ARMS (1 or 2)  DSR (0 or 1)
+mode_plan() { # MODE
+	DSR=1 ROUTER_ARMS=3 LB_ARMS=1
+	SRV_BRIDGE=br-remote SRV_SEGMENT=remote SRV_NET=198.18.0 SRV_MACNET=12 SRV_GW=$ROUTER_REMOTE
+	case $1 in
+	inline)
+		DSR=0 ROUTER_ARMS=2 LB_ARMS=2
+		SRV_BRIDGE=br-back SRV_SEGMENT=back SRV_NET=192.0.2 SRV_MACNET=02 SRV_GW=$LB_BACK
+		;;
+	proxy) DSR=0 ;;
+	dsr-l2)
+		ROUTER_ARMS=2
+		SRV_BRIDGE=br-front SRV_SEGMENT=front SRV_NET=203.0.113 SRV_MACNET=71 SRV_GW=$ROUTER_FRONT
+		;;
+	dsr-l3-dscp | dsr-l3-tunnel) ;;
+	*) return 1 ;;
+	esac
+}
+
+# plan_bridges: the bridges of the current plan, in build order.
+plan_bridges() {
+	echo br-cli br-front
+	[[ $SRV_BRIDGE == br-front ]] || echo "$SRV_BRIDGE"
+}
+
+# plan_veths SERVERS: one line per veth plug, in build order:
+#   node role if bridge segment address mac
+plan_veths() { # SERVERS
+	local i
+	echo "client1 client eth0 br-cli clients 198.51.100.11/24 02:00:00:64:00:0b"
+	echo "client2 client eth0 br-cli clients 198.51.100.12/24 02:00:00:64:00:0c"
+	echo "router router eth0 br-cli clients $ROUTER_CLI/24 02:00:00:64:00:01"
+	echo "router router eth1 br-front front $ROUTER_FRONT/24 02:00:00:71:00:01"
+	if ((ROUTER_ARMS == 3)); then
+		echo "router router eth2 br-remote remote $ROUTER_REMOTE/24 02:00:00:12:00:01"
+	fi
+	for ((i = 1; i <= $1; i++)); do
+		printf 'server%d server eth0 %s %s %s.%d/24 02:00:00:%s:00:%02x\n' \
+			"$i" "$SRV_BRIDGE" "$SRV_SEGMENT" "$SRV_NET" $((10 + i)) "$SRV_MACNET" $((10 + i))
+	done
+}
+
+# plan_taps: the engine's ports: name tap bridge segment address mac
+plan_taps() {
+	echo "front lba-front br-front front $LB_FRONT/24 02:00:00:71:00:02"
+	if ((LB_ARMS == 2)); then
+		echo "back lba-back br-back back $LB_BACK/24 02:00:00:02:00:01"
+	fi
+}
+
+# server_rip N: server N's own address.
+server_rip() { # N
+	printf '%s.%d\n' "$SRV_NET" $((10 + $1))
+}
+
+# server_decap MODE: what decapsulates IPIP on the servers: kernel | user | "" (none).
+server_decap() { # MODE
+	[[ $1 == dsr-l3-tunnel ]] || return 0
+	if ipip_in_kernel && [[ ${LBLAB_DECAP:-auto} != user ]]; then
+		echo kernel
+	else
+		echo user
+	fi
+}
+
+# --- the files it writes ----------------------------------------------------------------------
+
+# write_topology LAB MODE SERVERS: topology.toml, in the format of docs/lab.md.
+write_topology() { # LAB MODE SERVERS
+	local lab=$1 mode=$2 servers=$3 state decap node role ifname bridge segment addr mac last=
+	local t_name t_dev t_segment t_addr t_mac
+	state=$(lab_state_dir "$lab")
+	decap=$(server_decap "$mode")
+	{
+		cat <<EOF
+# Written by netns_scripts/topo.sh; format: docs/lab.md (topology.toml).
+lab = "$lab"
+mode = "$mode"
+state_dir = "$state"
+switch_netns = "$lab-sw"
+vip = "$VIP"
+servers = $servers
+EOF
+		[[ $mode != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
+		[[ $mode != dsr-l3-dscp ]] || echo "dscp = $DSCP"
+		# Nodes in the order client1, client2, router, lb-a, server1..N.
+		while read -r node role ifname bridge segment addr mac; do
+			if [[ $node == server1 ]]; then
+				printf '\n[[nodes]]\nname = "lb-a"\nrole = "lb"\nnetns = "%s"\n' "$lab-lb-a"
+				printf 'config = "%s"\ncontrol_socket = "%s"\n' "$state/lb-a.toml" "$state/lb-a.sock"
+				while read -r t_name t_dev _ t_segment t_addr t_mac; do
+					toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "$t_addr" "$t_mac"
+				done < <(plan_taps)
+			fi
+			if [[ $node != "$last" ]]; then
+				printf '\n[[nodes]]\nname = "%s"\nrole = "%s"\nnetns = "%s"\n' "$node" "$role" "$lab-$node"
+				[[ $role != server ]] || printf 'decap = "%s"\n' "$decap"
+				last=$node
+			fi
+			toml_iface "$ifname" "$ifname" "$lab-$node" "$segment" "$addr" "$mac"
+		done < <(plan_veths "$servers")
+	} >"$state/topology.toml.tmp"
+	mv "$state/topology.toml.tmp" "$state/topology.toml"
+}
+
+# toml_backends SERVERS WEIGHTED: the backends array of one VIP.
+toml_backends() { # SERVERS WEIGHTED(0|1)
+	local i
+	echo "backends = ["
+	for ((i = 1; i <= $1; i++)); do
+		if (($2)); then
+			printf '  { address = "%s", port = 80, weight = 1 },\n' "$(server_rip "$i")"
+		else
+			printf '  { address = "%s", port = 80 },\n' "$(server_rip "$i")"
+		fi
+	done
+	echo "]"
+}
+
+# toml_vip NAME PROTOCOL MODE SERVERS WEIGHTED: one [[vips]] on VIP port 80, with the
+# keys MODE needs (docs/lab.md, "Engine config keys per mode").
+toml_vip() { # NAME PROTOCOL MODE SERVERS WEIGHTED
+	cat <<EOF
+
+[[vips]]
+name = "$1"
+address = "$VIP"
+port = 80
+protocol = "$2"
+mode = "$3"
+algorithm = "rr"
+EOF
+	[[ $3 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
+	[[ $3 != dsr-l3-dscp ]] || echo "dscp = $DSCP"
+	toml_backends "$4" "$5"
+}
+
+# write_engine_config LAB MODE SERVERS: lb-a.toml, in the format of
+# lb_engine/examples/inline.toml, for this lab's names, mode and servers.
+write_engine_config() { # LAB MODE SERVERS
+	local lab=$1 mode=$2 servers=$3 state tap_name tap bridge segment addr mac arms
+	state=$(lab_state_dir "$lab")
+	arms="one-arm"
+	((LB_ARMS == 1)) || arms="two-arm"
+	{
+		cat <<EOF
+# lbd: $mode ($arms) load balancing for lab $lab.
+# Written by netns_scripts/topo.sh; format: lb_engine/examples/inline.toml and
+# docs/lab.md ("Engine config keys per mode").
+
+[engine]
+name = "lb-a"
+control_socket = "$state/lb-a.sock"
+max_flows = 262144
+
+[timeouts]
+tcp_syn = 30
+tcp_established = 900
+tcp_fin = 60
+tcp_close = 10
+udp = 60
+EOF
+		while read -r tap_name tap bridge segment addr mac; do
+			cat <<EOF
+
+[[ports]]
+name = "$tap_name"
+tap = "$tap"
+netns = "$lab-sw"
+mac = "$mac"
+address = "$addr"
+EOF
+		done < <(plan_taps)
+		cat <<EOF
+
+[[routes]]
+destination = "0.0.0.0/0"
+via = "$ROUTER_FRONT"
+EOF
+		toml_vip web tcp "$mode" "$servers" 1
+		toml_vip echo udp "$mode" "$servers" 0
+	} >"$state/lb-a.toml.tmp"
+	mv "$state/lb-a.toml.tmp" "$state/lb-a.toml"
+}
+
+# --- failure handling: one reason, then remove what was built -------------------------------
+
+UP_LAB='' UP_DONE=0 STEP='starting'
+
+# step WHAT: name what is being built, for the failure message and LBLAB_VERBOSE=1.
+step() {
+	STEP=$*
+	log "$STEP"
+}
+
+on_err() { # WHERE STATUS COMMAND
+	trap - ERR
+	die "up $UP_LAB failed while $STEP: '$3' exited with $2 ($1)"
+}
+
+on_exit() {
+	local status=$?
+	trap - EXIT ERR
+	trap '' INT TERM HUP # finish the cleanup even if asked to stop again
+	probe_netns_del "lblab-probe-$$"
+	if [[ -n $UP_LAB && $UP_DONE -ne 1 ]]; then
+		if lab_teardown "$UP_LAB"; then
+			inform "removed the partly built lab $UP_LAB"
+		else
+			warn "could not remove all of lab $UP_LAB: run down.sh $UP_LAB"
+		fi
+		((status != 0)) || status=1
+	fi
+	exit "$status"
+}
+
+# setup_servers LAB MODE SERVERS: routes, sysctls, VIP, nftables and decap per mode.
+setup_servers() { # LAB MODE SERVERS
+	local lab=$1 mode=$2 servers=$3 i node rip
+	for ((i = 1; i <= servers; i++)); do
+		node=server$i rip=$(server_rip "$i")
+		step "setting up $node for $mode"
+		ip -n "$lab-$node" route add default via "$SRV_GW"
+		((DSR)) || continue
+		rp_filter_off "$lab" "$node" lo eth0
+		[[ $mode != dsr-l2 ]] || arp_dsr "$lab" "$node" eth0
+		addr_on_lo "$lab" "$node" "$VIP"
+		case $mode in
+		dsr-l3-dscp) nft_dscp_to_vip "$lab" "$node" "$DSCP" "$rip" "$VIP" ;;
+		dsr-l3-tunnel)
+			# decap "user": lab up starts lab_decap here; nothing to configure.
+			[[ $(server_decap "$mode") != kernel ]] || ipip_decap_kernel "$lab" "$node" "$rip"
+			;;
+		esac
+	done
+}
+
+cmd_up() { # NAME MODE [SERVERS]
+	(($# >= 2 && $# <= 3)) || { usage >&2; exit 2; }
+	local lab=$1 mode=$2 servers=${3:-3} state node role ifname bridge segment addr mac i
+	local -a nodes bridges features=(netns veth bridge tun) cmds=(ip ethtool sysctl)
+	validate_lab_name "$lab"
+	if ! mode_plan "$mode"; then
+		printf '%s: error: unknown mode %s\n' "$LBLAB_PROG" "'$mode'" >&2
+		usage >&2
+		exit 2
+	fi
+	[[ $servers =~ ^[1-9]$ ]] || die "SERVERS must be 1 to 9, not '$servers'"
+	require_root
+	if [[ $mode == dsr-l3-dscp ]]; then
+		cmds+=(nft)
+		features+=(nftables)
+	fi
+	require_cmd "${cmds[@]}"
+	trap on_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+	require_features "${features[@]}"
+
+	state=$(lab_state_dir "$lab")
+	nodes=(sw client1 client2 router lb-a)
+	for ((i = 1; i <= servers; i++)); do nodes+=("server$i"); done
+	[[ ! -e $state ]] || die "lab $lab already exists ($state): run \`lab down --name $lab\` first"
+	for node in "${nodes[@]}"; do
+		! netns_exists "$lab-$node" ||
+			die "namespace $lab-$node already exists but lab $lab has no state dir; it is not ours, remove it by hand"
+	done
+	lab_claim "$lab" || die "lab $lab already exists ($state): run \`lab down --name $lab\` first"
+	UP_LAB=$lab
+	set -E
+	trap 'on_err "${BASH_SOURCE[0]##*/}:$LINENO" "$?" "$BASH_COMMAND"' ERR
+
+	for node in "${nodes[@]}"; do
+		step "creating namespace $lab-$node"
+		lab_netns_add "$lab" "$node"
+	done
+
+	read -r -a bridges <<<"$(plan_bridges | tr '\n' ' ')"
+	for bridge in "${bridges[@]}"; do
+		step "creating bridge $bridge in $lab-sw"
+		bridge_add "$lab" "$bridge"
+	done
+
+	while read -r node role ifname bridge segment addr mac; do
+		step "plugging $node $ifname into $bridge"
+		veth_plug "$lab" "$node" "$ifname" "$bridge" "$addr" "$mac"
+	done < <(plan_veths "$servers")
+
+	while read -r _ ifname bridge _; do
+		step "creating TAP $ifname on $bridge"
+		tap_plug "$lab" "$ifname" "$bridge"
+	done < <(plan_taps)
+
+	step "adding the clients' routes and the router's sysctls"
+	for node in client1 client2; do
+		ip -n "$lab-$node" route add default via "$ROUTER_CLI"
+	done
+	node_sysctl "$lab" router net.ipv4.ip_forward=1
+	if ((ROUTER_ARMS == 3)); then
+		rp_filter_off "$lab" router eth0 eth1 eth2
+	fi
+	setup_servers "$lab" "$mode" "$servers"
+
+	step "writing $state/topology.toml and $state/lb-a.toml"
+	write_topology "$lab" "$mode" "$servers"
+	write_engine_config "$lab" "$mode" "$servers"
+
+	UP_DONE=1
+	local extra=''
+	case $mode in
+	proxy) extra=", PIP $PROXY_IP" ;;
+	dsr-l3-dscp) extra=", DSCP $DSCP" ;;
+	dsr-l3-tunnel) extra=", decap $(server_decap "$mode")" ;;
+	esac
+	echo "lab $lab up: $mode, $(plural "$servers" server servers), ${#nodes[@]} namespaces ($lab-*), VIP $VIP$extra, state $state"
+}
+
+main() {
+	local cmd=${1-}
+	(($# > 0)) && shift
+	case $cmd in
+	up) cmd_up "$@" ;;
+	down) exec "$(dirname "${BASH_SOURCE[0]}")/down.sh" "$@" ;;
+	-h | --help | help) usage ;;
+	*) usage >&2; exit 2 ;;
+	esac
+}
+
+main "$@"
