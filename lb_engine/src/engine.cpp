@@ -565,7 +565,10 @@ void Engine::translate_icmp_error(Parsed& p, uint64_t now) {
   Parsed outer = p;
   outer.tcp = nullptr;
   outer.udp = nullptr;
-  if (hit.dir == Dir::reply) set_ipv4_addr(outer, true, to.daddr);  // the server's error comes from the VIP
+  // A server's error comes from the VIP. An error from outside keeps its source in
+  // inline (the LB routes, the server sees the outside) but comes from the PIP in proxy:
+  // a full NAT shows the server no address beyond the LB, not even a client's.
+  if (hit.dir == Dir::reply || mode == Mode::proxy) set_ipv4_addr(outer, true, to.daddr);
   set_ipv4_addr(outer, false, to.saddr);
   decrement_ttl(outer);
   // The quoted packet: its source is the flow endpoint on the far side, its destination

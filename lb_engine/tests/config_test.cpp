@@ -1,7 +1,10 @@
 // Config loading and validation (lb/config/config.hpp): a valid file parses into the
-// expected struct, and each kind of mistake is one ConfigError naming file, line and key.
+// expected struct, and each kind of mistake is one ConfigError naming file, line and key;
+// per-mode keys (proxy_ip, dscp, encap, mtu) and DSCP code assignment.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,6 +55,54 @@ backends = [
 ]
 )";
 
+// One arm, one VIP per forwarding mode (docs/lab.md, "Engine config keys per mode").
+const char* const kModes = R"([[ports]]
+name = "front"
+tap = "t-front"
+mac = "02:00:00:71:00:02"
+address = "203.0.113.2/24"
+mtu = 1500
+
+[[routes]]
+destination = "0.0.0.0/0"
+via = "203.0.113.1"
+
+[[vips]]
+name = "proxied"
+address = "203.0.113.10"
+port = 80
+protocol = "tcp"
+mode = "proxy"
+proxy_ip = "203.0.113.20"
+backends = [{ address = "198.18.0.11" }, { address = "198.18.0.12", port = 8080 }]
+
+[[vips]]
+name = "l2"
+address = "203.0.113.30"
+port = 80
+protocol = "tcp"
+mode = "dsr-l2"
+backends = [{ address = "203.0.113.11" }, { address = "203.0.113.12", port = 80 }]
+
+[[vips]]
+name = "marked"
+address = "203.0.113.40"
+port = 80
+protocol = "udp"
+mode = "dsr-l3-dscp"
+dscp = 10
+backends = [{ address = "198.18.0.11" }]
+
+[[vips]]
+name = "tunnelled"
+address = "203.0.113.50"
+port = 443
+protocol = "tcp"
+mode = "dsr-l3-tunnel"
+encap = "ipip"
+backends = [{ address = "198.18.0.11" }]
+)";
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -59,9 +110,9 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// kValid with lines first..last (1-based, inclusive) replaced by `text`.
-std::string edited(int first, int last, const std::string& text) {
-  auto lines = lines_of(kValid);
+// `base` with lines first..last (1-based, inclusive) replaced by `text`.
+std::string edited(int first, int last, const std::string& text, const char* base = kValid) {
+  auto lines = lines_of(base);
   std::string out;
   for (int n = 1; n <= static_cast<int>(lines.size()); ++n) {
     if (n == first) out += text + "\n";
@@ -77,6 +128,20 @@ TEST(Config, TheTestConfigItselfIsOnTheLinesTheCasesAssume) {
   EXPECT_EQ(lines[31 - 1], "algorithm = \"rr\"");
   EXPECT_EQ(lines[33 - 1], "  { address = \"192.0.2.11\", port = 8080 },");
   EXPECT_EQ(lines[11 - 1], "tap = \"t-front\"");
+}
+
+TEST(Config, TheModesConfigItselfIsOnTheLinesTheCasesAssume) {
+  auto lines = lines_of(kModes);
+  ASSERT_EQ(lines.size(), 45u);
+  EXPECT_EQ(lines[6 - 1], "mtu = 1500");
+  EXPECT_EQ(lines[12 - 1], "[[vips]]");
+  EXPECT_EQ(lines[18 - 1], "proxy_ip = \"203.0.113.20\"");
+  EXPECT_EQ(lines[26 - 1], "mode = \"dsr-l2\"");
+  EXPECT_EQ(lines[27 - 1], "backends = [{ address = \"203.0.113.11\" }, { address = \"203.0.113.12\", port = 80 }]");
+  EXPECT_EQ(lines[35 - 1], "dscp = 10");
+  EXPECT_EQ(lines[36 - 1], "backends = [{ address = \"198.18.0.11\" }]");
+  EXPECT_EQ(lines[44 - 1], "encap = \"ipip\"");
+  EXPECT_EQ(lines[45 - 1], "backends = [{ address = \"198.18.0.11\" }]");
 }
 
 TEST(Config, ValidConfigParsesIntoTheExpectedFields) {
@@ -158,6 +223,7 @@ struct BadCase {
   const char* text;      // by this
   int line;              // the line the error must name
   const char* key;       // and the key (empty: no key, e.g. a syntax error)
+  const char* base = kValid;  // the config edited
 };
 
 const BadCase kBad[] = {
@@ -181,11 +247,58 @@ const BadCase kBad[] = {
     {"UnterminatedString", 26, 26, "name = \"web", 26, ""},
 };
 
+// Per-mode keys and rules, as edits of kModes. A line of text inserted after line N
+// shifts the later ones: the expected line counts it.
+const char* const kMarked2 = R"(backends = [{ address = "198.18.0.11" }]
+
+[[vips]]
+name = "marked2"
+address = "203.0.113.41"
+port = 80
+protocol = "udp"
+mode = "dsr-l3-dscp"
+dscp = 10
+backends = [{ address = "198.18.0.12" }])";  // dscp on line 53
+const char* const kMarkedTcp11 = R"(backends = [{ address = "198.18.0.11" }]
+
+[[vips]]
+name = "marked-tcp"
+address = "203.0.113.40"
+port = 80
+protocol = "tcp"
+mode = "dsr-l3-dscp"
+dscp = 11
+backends = [{ address = "198.18.0.12" }])";  // dscp on line 53
+
+const BadCase kBadModes[] = {
+    {"ProxyWithoutProxyIp", 18, 18, "", 12, "vips[0].proxy_ip", kModes},
+    {"ProxyIpNotOnAPortSubnet", 18, 18, "proxy_ip = \"198.18.0.20\"", 18, "vips[0].proxy_ip", kModes},
+    {"ProxyIpOnANonProxyVip", 26, 26, "mode = \"dsr-l2\"\nproxy_ip = \"203.0.113.20\"", 27, "vips[1].proxy_ip", kModes},
+    {"ProxyBackendWithoutARoute", 8, 10, "\n\n", 19, "vips[0].backends[0].address", kModes},
+    {"DscpOnANonDscpVip", 44, 44, "dscp = 10", 44, "vips[3].dscp", kModes},
+    {"DscpZero", 35, 35, "dscp = 0", 35, "vips[2].dscp", kModes},
+    {"Dscp64", 35, 35, "dscp = 64", 35, "vips[2].dscp", kModes},
+    {"DscpNotAnInteger", 35, 35, "dscp = \"af11\"", 35, "vips[2].dscp", kModes},
+    {"TwoVipAddressesWithOneDscp", 45, 45, kMarked2, 53, "vips[4].dscp", kModes},
+    {"TwoDscpCodesForOneVipAddress", 45, 45, kMarkedTcp11, 53, "vips[4].dscp", kModes},
+    {"DsrL2BackendNotOnAPortSubnet", 27, 27, "backends = [{ address = \"198.18.0.11\" }]", 27,
+     "vips[1].backends[0].address", kModes},
+    {"DsrL2BackendPortDiffers", 27, 27, "backends = [{ address = \"203.0.113.11\", port = 8080 }]", 27,
+     "vips[1].backends[0].port", kModes},
+    {"DsrL3DscpBackendPortDiffers", 36, 36, "backends = [{ address = \"198.18.0.11\", port = 8080 }]", 36,
+     "vips[2].backends[0].port", kModes},
+    {"DsrL3TunnelBackendPortDiffers", 45, 45, "backends = [{ address = \"198.18.0.11\", port = 80 }]", 45,
+     "vips[3].backends[0].port", kModes},
+    {"UnknownEncap", 44, 44, "encap = \"gre\"", 44, "vips[3].encap", kModes},
+    {"EncapOnANonTunnelVip", 35, 35, "encap = \"ipip\"", 35, "vips[2].encap", kModes},
+    {"PortMtuBelow576", 6, 6, "mtu = 100", 6, "ports[0].mtu", kModes},
+};
+
 class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(ConfigRejects, WithFileLineAndKey) {
   const BadCase& c = GetParam();
-  const std::string text = edited(c.first, c.last, c.text);
+  const std::string text = edited(c.first, c.last, c.text, c.base);
   const std::string want_where = "test.toml:" + std::to_string(c.line) + ":";
   try {
     lb::parse_config(text, "test.toml");
@@ -208,5 +321,163 @@ void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 INSTANTIATE_TEST_SUITE_P(Toml, ConfigRejects, ::testing::ValuesIn(kBad),
                          [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Modes, ConfigRejects, ::testing::ValuesIn(kBadModes),
+                         [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
+// ----------------------------------------------------------------- modes
+
+TEST(Config, ModesConfigParsesIntoTheExpectedFields) {
+  lb::Config c = lb::parse_config(kModes, "modes.toml");
+  ASSERT_EQ(c.ports.size(), 1u);
+  EXPECT_EQ(c.ports[0].mtu, 1500);
+  ASSERT_EQ(c.vips.size(), 4u);
+  EXPECT_STREQ(lb::to_string(c.vips[0].mode), "proxy");
+  EXPECT_EQ(c.vips[0].proxy_ip.str(), "203.0.113.20");
+  EXPECT_EQ(c.vips[0].backends[1].port, 8080) << "proxy translates ports";
+  EXPECT_STREQ(lb::to_string(c.vips[1].mode), "dsr-l2");
+  EXPECT_EQ(c.vips[1].backends[0].port, 80) << "a backend without a port takes the VIP's";
+  EXPECT_STREQ(lb::to_string(c.vips[2].mode), "dsr-l3-dscp");
+  EXPECT_EQ(c.vips[2].dscp, 10);
+  EXPECT_STREQ(lb::to_string(c.vips[3].mode), "dsr-l3-tunnel");
+  EXPECT_EQ(c.vips[3].backends[0].port, 443);
+  for (int i : {0, 1, 3}) EXPECT_EQ(c.vips[i].dscp, 0) << "only a dsr-l3-dscp VIP has a code (vips[" << i << "])";
+  for (int i : {1, 2, 3}) EXPECT_EQ(c.vips[i].proxy_ip.family, lb::IpAddr::Family::none) << "vips[" << i << "]";
+}
+
+TEST(Config, PortMtuDefaultsTo1500) {
+  lb::Config c = lb::parse_config(edited(6, 6, "", kModes), "modes.toml");
+  EXPECT_EQ(c.ports[0].mtu, 1500);
+}
+
+TEST(Config, TunnelEncapDefaultsToIpip) {
+  EXPECT_NO_THROW(lb::parse_config(edited(44, 44, "", kModes), "modes.toml"));
+}
+
+// Example configs for every mode (lb_engine/examples/): each loads, with the lab's plan.
+struct ExampleCase {
+  const char* file;
+  const char* mode;
+  const char* first_backend;
+};
+class ExampleConfig : public ::testing::TestWithParam<ExampleCase> {};
+
+TEST_P(ExampleConfig, LoadsWithTheLabsAddressPlan) {
+  const ExampleCase& ex = GetParam();
+  const std::string path = std::string(LB_ENGINE_SOURCE_DIR "/examples/") + ex.file;
+  lb::Config c;
+  try {
+    c = lb::load_config(path);
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  ASSERT_EQ(c.vips.size(), 2u);
+  ASSERT_FALSE(c.ports.empty());
+  EXPECT_EQ(c.ports[0].address.str(), "203.0.113.2/24");
+  for (auto& v : c.vips) {
+    SCOPED_TRACE(v.name);
+    EXPECT_STREQ(lb::to_string(v.mode), ex.mode);
+    EXPECT_EQ(v.address.str(), "203.0.113.10");
+    ASSERT_EQ(v.backends.size(), 3u);
+    EXPECT_EQ(v.backends[0].address.str(), ex.first_backend);
+    EXPECT_EQ(v.proxy_ip.str(), v.mode == lb::Mode::proxy ? "203.0.113.20" : "none");
+    EXPECT_EQ(v.dscp, v.mode == lb::Mode::dsr_l3_dscp ? 10 : 0);
+  }
+  if (c.vips[0].mode != lb::Mode::inline_nat) {
+    EXPECT_EQ(c.ports.size(), 1u) << "one arm";
+  }
+}
+
+void PrintTo(const ExampleCase& c, std::ostream* os) { *os << c.file; }
+
+const ExampleCase kExamples[] = {
+    {"inline.toml", "inline", "192.0.2.11"},
+    {"proxy.toml", "proxy", "198.18.0.11"},
+    {"dsr-l2.toml", "dsr-l2", "203.0.113.11"},
+    {"dsr-l3-dscp.toml", "dsr-l3-dscp", "198.18.0.11"},
+    {"dsr-l3-tunnel.toml", "dsr-l3-tunnel", "198.18.0.11"},
+};
+INSTANTIATE_TEST_SUITE_P(Examples, ExampleConfig, ::testing::ValuesIn(kExamples),
+                         [](const ::testing::TestParamInfo<ExampleCase>& i) {
+                           std::string n;
+                           for (const char* p = i.param.file; *p && *p != '.'; ++p) n += std::isalnum(*p) ? *p : '_';
+                           return n;
+                         });
+
+// A dsr-l3-dscp VIP with `address`, `protocol` and, when non-zero, an explicit `dscp`.
+std::string dscp_vip(const std::string& address, const char* protocol, int dscp = 0) {
+  std::string t = "\n[[vips]]\naddress = \"" + address + "\"\nport = 80\nprotocol = \"" + protocol +
+                  "\"\nmode = \"dsr-l3-dscp\"\n";
+  if (dscp) t += "dscp = " + std::to_string(dscp) + "\n";
+  return t + "backends = [{ address = \"198.18.0.11\" }]\n";
+}
+const char* const kOneArmHead = R"([[ports]]
+name = "front"
+tap = "t-front"
+mac = "02:00:00:71:00:02"
+address = "203.0.113.2/24"
+
+[[routes]]
+destination = "0.0.0.0/0"
+via = "203.0.113.1"
+)";
+
+TEST(ConfigDscp, AutomaticCodesAreOnePerVipAddress) {
+  const std::string text = std::string(kOneArmHead) + dscp_vip("203.0.113.10", "tcp") + dscp_vip("203.0.113.10", "udp") +
+                           dscp_vip("203.0.113.11", "tcp") + dscp_vip("203.0.113.12", "udp", 1) +
+                           dscp_vip("203.0.113.11", "udp");
+  lb::Config c = lb::parse_config(text, "dscp.toml");
+  ASSERT_EQ(c.vips.size(), 5u);
+  for (auto& v : c.vips) {
+    EXPECT_GE(v.dscp, 1) << v.name;
+    EXPECT_LE(v.dscp, 63) << v.name;
+  }
+  EXPECT_EQ(c.vips[0].dscp, c.vips[1].dscp) << "tcp and udp VIPs of one address share its code";
+  EXPECT_EQ(c.vips[2].dscp, c.vips[4].dscp) << "tcp and udp VIPs of one address share its code";
+  EXPECT_EQ(c.vips[3].dscp, 1) << "an explicit code is kept";
+  std::set<int> codes = {c.vips[0].dscp, c.vips[2].dscp, c.vips[3].dscp};
+  EXPECT_EQ(codes.size(), 3u) << "three addresses, three codes: " << int(c.vips[0].dscp) << ", " << int(c.vips[2].dscp)
+                              << ", " << int(c.vips[3].dscp);
+}
+
+TEST(ConfigDscp, AnAddressWithAnExplicitCodeLendsItToItsOtherVips) {
+  const std::string text = std::string(kOneArmHead) + dscp_vip("203.0.113.10", "tcp") + dscp_vip("203.0.113.10", "udp", 7);
+  lb::Config c = lb::parse_config(text, "dscp.toml");
+  EXPECT_EQ(c.vips[0].dscp, 7);
+  EXPECT_EQ(c.vips[1].dscp, 7);
+}
+
+TEST(ConfigDscp, SixtyThreeAddressesGetAllSixtyThreeCodes) {
+  std::string text = kOneArmHead;
+  for (int i = 0; i < 63; ++i) text += dscp_vip("10.0.0." + std::to_string(i + 1), "tcp");
+  lb::Config c = lb::parse_config(text, "dscp.toml");
+  std::set<int> codes;
+  for (auto& v : c.vips) codes.insert(v.dscp);
+  EXPECT_EQ(codes.size(), 63u);
+  EXPECT_EQ(*codes.begin(), 1);
+  EXPECT_EQ(*codes.rbegin(), 63);
+}
+
+// The 64th address has no code left: the error names that VIP (its [[vips]] line) and its
+// dscp key, as a missing key is named.
+TEST(ConfigDscp, MoreThanSixtyThreeAddressesIsAnErrorNamingTheVipLeftWithout) {
+  std::string text = kOneArmHead;
+  int vip_line = 0;
+  for (int i = 0; i < 64; ++i) {
+    if (i == 63) vip_line = static_cast<int>(lines_of(text).size()) + 2;  // after the blank line
+    text += dscp_vip("10.0.0." + std::to_string(i + 1), "tcp");
+  }
+  ASSERT_EQ(lines_of(text)[vip_line - 1], "[[vips]]");
+  ASSERT_EQ(lines_of(text)[vip_line], "address = \"10.0.0.64\"");
+  const std::string want_where = "dscp.toml:" + std::to_string(vip_line) + ":";
+  try {
+    lb::parse_config(text, "dscp.toml");
+    FAIL() << "accepted 64 dsr-l3-dscp VIP addresses";
+  } catch (const lb::ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(want_where, 0), 0u) << "expected the message to start with: " << want_where
+                                           << "\n  actual message: " << msg;
+    EXPECT_NE(msg.find(" vips[63].dscp:"), std::string::npos) << "expected the key: vips[63].dscp\n  actual message: " << msg;
+  }
+}
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The engine's data path over MemIo: ARP, ICMP echo, inline DNAT both ways, round robin,
-// and the drop counters, with frames built and decoded by libtins.
+// ICMP errors about flows, and the drop counters, with frames built and decoded by libtins.
 //
 //   client 198.51.100.11                                   backends 192.0.2.11-13
 //        |                                                 02:00:00:02:00:11-13
@@ -56,7 +56,6 @@ lb::Config lab_config(uint16_t backend_port = 80) {
 
 // ----------------------------------------------------------------- frames in
 
-Tins::HWAddress<6> hw(const char* mac) { return Tins::HWAddress<6>(mac); }
 Tins::EthernetII from_router() { return Tins::EthernetII(hw(kFrontMac), hw(kRouterMac)); }
 Tins::EthernetII from_backend(int b) { return Tins::EthernetII(hw(kBackMac), hw(kBackendMac[b])); }
 
@@ -143,26 +142,6 @@ class EngineTest : public ::testing::Test {
     inject(kFront, reply);
     expect_no_output();
   }
-};
-
-// An IPv4 frame the engine sent, decoded; the test fails if it is not IPv4.
-struct Sent {
-  std::vector<uint8_t> v;
-  Tins::EthernetII eth;
-  const Tins::IP* ip = nullptr;
-  const Tins::TCP* tcp = nullptr;
-  const Tins::UDP* udp = nullptr;
-  const Tins::ICMP* icmp = nullptr;
-  explicit Sent(std::vector<uint8_t> frame)
-      : v(std::move(frame)),
-        eth(v.size() > kVnetLen ? Tins::EthernetII(v.data() + kVnetLen, static_cast<uint32_t>(v.size() - kVnetLen))
-                                : Tins::EthernetII()) {
-    ip = eth.find_pdu<Tins::IP>();
-    tcp = eth.find_pdu<Tins::TCP>();
-    udp = eth.find_pdu<Tins::UDP>();
-    icmp = eth.find_pdu<Tins::ICMP>();
-  }
-  const uint8_t* ip_bytes() const { return v.data() + kVnetLen + kEthLen; }
 };
 
 // ----------------------------------------------------------------- ARP
@@ -644,6 +623,140 @@ TEST_F(EngineTest, IcmpEchoToThePortAddressIsAnswered) {
   EXPECT_EQ(s.ip->src_addr().to_string(), kFrontIp);
   EXPECT_EQ(s.icmp->type(), Tins::ICMP::ECHO_REPLY);
   EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
+}
+
+// ----------------------------------------------------------------- ICMP errors about flows
+
+// A server's ICMP error about an inline flow reaches the client from the VIP, quoting the
+// client's own datagram (CIP:cport -> VIP:80).
+TEST_F(EngineTest, ServerPortUnreachableAboutAUdpFlowReachesTheClientFromTheVip) {
+  resolve_neighbours();
+  auto q = from_router() / ip(kVip, kClientIp) / Tins::UDP(80, 5353) / Tins::RawPDU("hello");
+  const auto qv = with_vnet(q);
+  const std::vector<uint8_t> client_packet(qv.begin() + kVnetLen + kEthLen, qv.begin() + kVnetLen + kEthLen + 33);
+  inject(kFront, qv);
+  auto fwd = only_output(kBack);
+  ASSERT_FALSE(fwd.empty());
+  const std::vector<uint8_t> received(fwd.begin() + kVnetLen + kEthLen, fwd.end());  // what the server got
+
+  Tins::ICMP unreach(Tins::ICMP::DEST_UNREACHABLE);
+  unreach.code(3);
+  auto err = from_backend(0) / ip(kClientIp, kBackendIp[0]) / unreach / Tins::RawPDU(received);
+  inject(kBack, err);
+  auto out = only_output(kFront);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.ip, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kFrontMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kRouterMac);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kVip) << "the server's error must come from the VIP";
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kClientIp);
+  EXPECT_EQ(int(s.ip->ttl()), 63);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes())) << "outer IP and ICMP checksums";
+  IcmpErrorAt e{s.ip_bytes()};
+  EXPECT_EQ(e.type(), 3);
+  EXPECT_EQ(e.code(), 3);
+  ASSERT_EQ(e.quote_len(), received.size());
+  const uint8_t* qip = e.quote();
+  EXPECT_EQ(src_of(qip), kClientIp);
+  EXPECT_EQ(dst_of(qip), kVip);
+  EXPECT_EQ(sport_of(qip), 5353);
+  EXPECT_EQ(dport_of(qip), 80);
+  EXPECT_EQ(stored_ip_check(qip), ref_ip_check(qip)) << "quoted IP header checksum";
+  EXPECT_EQ(stored_l4_check(qip), stored_l4_check(client_packet.data())) << "the quoted UDP checksum is the client's own";
+  EXPECT_EQ(engine.stats().icmp_errors_translated.load(), 1u);
+}
+
+// The router cannot pass our reply to the client on (fragmentation needed): its error,
+// addressed to the VIP, reaches the server, quoting the reply as the server sent it.
+TEST_F(EngineTest, RouterFragNeededAboutAReplyReachesTheServerInItsView) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  inject(kBack, backend_syn_ack(0, 40001));
+  auto reply = only_output(kFront);  // VIP:80 -> CIP:40001, as the router got it
+  ASSERT_FALSE(reply.empty());
+  const std::vector<uint8_t> quoted(reply.begin() + kVnetLen + kEthLen, reply.end());
+
+  Tins::ICMP frag(Tins::ICMP::DEST_UNREACHABLE);
+  frag.code(4);
+  frag.mtu(1400);
+  auto err = from_router() / ip(kVip, kRouterIp) / frag / Tins::RawPDU(quoted);
+  inject(kFront, err);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.ip, nullptr);
+  EXPECT_EQ(s.eth.src_addr().to_string(), kBackMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kBackendMac[0]);
+  EXPECT_EQ(s.ip->src_addr().to_string(), kRouterIp);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[0]);
+  EXPECT_EQ(int(s.ip->ttl()), 63);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes())) << "outer IP and ICMP checksums";
+  IcmpErrorAt e{s.ip_bytes()};
+  EXPECT_EQ(e.type(), 3);
+  EXPECT_EQ(e.code(), 4);
+  EXPECT_EQ(e.next_hop_mtu(), 1400);
+  ASSERT_EQ(e.quote_len(), quoted.size());
+  const uint8_t* qip = e.quote();
+  EXPECT_EQ(src_of(qip), kBackendIp[0]);
+  EXPECT_EQ(dst_of(qip), kClientIp);
+  EXPECT_EQ(sport_of(qip), 80);
+  EXPECT_EQ(dport_of(qip), 40001);
+  EXPECT_EQ(stored_ip_check(qip), ref_ip_check(qip)) << "quoted IP header checksum";
+  EXPECT_TRUE(ChecksumsMatchRecomputation(qip)) << "the quoted SYN-ACK is whole: its TCP checksum holds too";
+}
+
+// RFC 792 routers quote the IP header and only 8 bytes of TCP (ports and sequence, no
+// checksum field): the ports are still translated.
+TEST_F(EngineTest, TimeExceededQuotingEightBytesOfTcpIsTranslated) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  take(kBack);
+  inject(kBack, backend_syn_ack(0, 40001));
+  auto reply = only_output(kFront);
+  ASSERT_FALSE(reply.empty());
+  const std::vector<uint8_t> quoted(reply.begin() + kVnetLen + kEthLen, reply.begin() + kVnetLen + kEthLen + 28);
+
+  Tins::ICMP te(Tins::ICMP::TIME_EXCEEDED);
+  auto err = from_router() / ip(kVip, kRouterIp) / te / Tins::RawPDU(quoted);
+  inject(kFront, err);
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  SCOPED_TRACE(describe(out));
+  Sent s(out);
+  ASSERT_NE(s.ip, nullptr);
+  EXPECT_EQ(s.ip->dst_addr().to_string(), kBackendIp[0]);
+  EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes())) << "outer IP and ICMP checksums";
+  IcmpErrorAt e{s.ip_bytes()};
+  EXPECT_EQ(e.type(), 11);
+  ASSERT_EQ(e.quote_len(), 28u);
+  const uint8_t* qip = e.quote();
+  EXPECT_EQ(src_of(qip), kBackendIp[0]);
+  EXPECT_EQ(dst_of(qip), kClientIp);
+  EXPECT_EQ(sport_of(qip), 80);
+  EXPECT_EQ(dport_of(qip), 40001);
+  EXPECT_EQ(stored_ip_check(qip), ref_ip_check(qip)) << "quoted IP header checksum";
+  EXPECT_EQ(be32(qip + 24), 5000u) << "the quoted sequence number is left alone";
+}
+
+TEST_F(EngineTest, IcmpErrorsQuotingUnknownFlowsAreCountedIcmpUnhandled) {
+  resolve_neighbours();
+  Tins::ICMP unreach(Tins::ICMP::DEST_UNREACHABLE);
+  unreach.code(3);
+  // From a server, about a datagram no flow sent it.
+  auto to_server = ip(kBackendIp[0], kClientIp) / Tins::UDP(80, 3333) / Tins::RawPDU("x");
+  auto e1 = from_backend(0) / ip(kClientIp, kBackendIp[0]) / unreach / Tins::RawPDU(to_server.serialize());
+  inject(kBack, e1);
+  // From the router to the VIP, about a reply no flow sent.
+  auto to_client = ip(kClientIp, kVip) / Tins::UDP(3333, 80) / Tins::RawPDU("x");
+  auto e2 = from_router() / ip(kVip, kRouterIp) / unreach / Tins::RawPDU(to_client.serialize());
+  inject(kFront, e2);
+  expect_no_output();
+  EXPECT_EQ(drops(Drop::icmp_unhandled), 2u);
+  EXPECT_EQ(engine.stats().icmp_errors_translated.load(), 0u);
 }
 
 // ----------------------------------------------------------------- flows()

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lbtest {
@@ -231,5 +232,55 @@ inline ::testing::AssertionResult ChecksumsMatchRecomputation(const uint8_t* ip)
                 ip_want, ip_got, Ipv4At{ip}.proto(), l4_want, l4_got);
   return ::testing::AssertionFailure() << b;
 }
+
+// ----------------------------------------------------------------- frames out
+
+inline Tins::HWAddress<6> hw(const char* mac) { return Tins::HWAddress<6>(mac); }
+
+// An IPv4 frame the engine sent, decoded by libtins (ip is null when it is not IPv4).
+struct Sent {
+  std::vector<uint8_t> v;
+  Tins::EthernetII eth;
+  const Tins::IP* ip = nullptr;
+  const Tins::TCP* tcp = nullptr;
+  const Tins::UDP* udp = nullptr;
+  const Tins::ICMP* icmp = nullptr;
+  explicit Sent(std::vector<uint8_t> frame)
+      : v(std::move(frame)),
+        eth(v.size() > kVnetLen ? Tins::EthernetII(v.data() + kVnetLen, static_cast<uint32_t>(v.size() - kVnetLen))
+                                : Tins::EthernetII()) {
+    ip = eth.find_pdu<Tins::IP>();
+    tcp = eth.find_pdu<Tins::TCP>();
+    udp = eth.find_pdu<Tins::UDP>();
+    icmp = eth.find_pdu<Tins::ICMP>();
+  }
+  const uint8_t* ip_bytes() const { return v.data() + kVnetLen + kEthLen; }
+};
+
+// Raw reads of an IPv4 header (for headers libtins does not decode: IPIP, ICMP quotes).
+inline std::string src_of(const uint8_t* ip) {
+  uint32_t a;
+  std::memcpy(&a, ip + 12, 4);
+  return dotted(a);
+}
+inline std::string dst_of(const uint8_t* ip) {
+  uint32_t a;
+  std::memcpy(&a, ip + 16, 4);
+  return dotted(a);
+}
+inline uint16_t sport_of(const uint8_t* ip) { return be16(Ipv4At{ip}.l4()); }
+inline uint16_t dport_of(const uint8_t* ip) { return be16(Ipv4At{ip}.l4() + 2); }
+
+// An ICMP error (destination unreachable, time exceeded) whose IPv4 header is at `ip`:
+// the message fields and the packet it quotes.
+struct IcmpErrorAt {
+  const uint8_t* ip;
+  const uint8_t* icmp() const { return Ipv4At{ip}.l4(); }
+  uint8_t type() const { return icmp()[0]; }
+  uint8_t code() const { return icmp()[1]; }
+  uint16_t next_hop_mtu() const { return be16(icmp() + 6); }  // RFC 1191
+  const uint8_t* quote() const { return icmp() + 8; }
+  size_t quote_len() const { return Ipv4At{ip}.l4_len() - 8; }
+};
 
 }  // namespace lbtest

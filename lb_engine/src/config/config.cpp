@@ -112,26 +112,43 @@ class Loader {
 
   // dsr-l3-dscp: the code maps back to the VIP address on the server, so one code per
   // VIP address: explicit codes must not collide across addresses; the rest get free ones.
-  void assign_dscp_codes(Config& c, const toml::node* vips) const {
+  void assign_dscp_codes(Config& c, const toml::array& varr) const {
+    // Errors point at the VIP's dscp key when it has one, else at its [[vips]] table.
+    auto where = [&](size_t i) -> std::pair<const toml::node*, std::string> {
+      const std::string key = "vips[" + std::to_string(i) + "].dscp";
+      const toml::node* t = &varr[i];
+      if (auto* tt = t->as_table())
+        if (auto* d = tt->get("dscp")) return {d, key};
+      return {t, key};
+    };
     std::map<uint32_t, uint8_t> code_of;  // VIP address -> code
     std::map<uint8_t, uint32_t> owner;    // code -> VIP address
-    for (auto& v : c.vips) {
+    for (size_t i = 0; i < c.vips.size(); ++i) {
+      auto& v = c.vips[i];
       if (v.mode != Mode::dsr_l3_dscp || !v.dscp) continue;
       auto a = v.address.v4_net();
       auto [it, fresh] = code_of.emplace(a, v.dscp);
-      if (!fresh && it->second != v.dscp)
-        fail(vips, "vips." + v.name + ".dscp", "VIP " + v.address.str() + " has two DSCP codes (" + std::to_string(it->second) + " and " + std::to_string(v.dscp) + ")");
+      if (!fresh && it->second != v.dscp) {
+        auto [n, k] = where(i);
+        fail(n, k, "VIP " + v.address.str() + " has two DSCP codes (" + std::to_string(it->second) + " and " + std::to_string(v.dscp) + ")");
+      }
       auto [ot, ofresh] = owner.emplace(v.dscp, a);
-      if (!ofresh && ot->second != a)
-        fail(vips, "vips." + v.name + ".dscp", "DSCP " + std::to_string(v.dscp) + " marks two VIP addresses: the server could not tell them apart");
+      if (!ofresh && ot->second != a) {
+        auto [n, k] = where(i);
+        fail(n, k, "DSCP " + std::to_string(v.dscp) + " marks two VIP addresses: the server could not tell them apart");
+      }
     }
     uint8_t next = 1;
-    for (auto& v : c.vips) {
+    for (size_t i = 0; i < c.vips.size(); ++i) {
+      auto& v = c.vips[i];
       if (v.mode != Mode::dsr_l3_dscp || v.dscp) continue;
       auto a = v.address.v4_net();
       if (auto it = code_of.find(a); it != code_of.end()) { v.dscp = it->second; continue; }
       while (next <= 63 && owner.count(next)) ++next;
-      if (next > 63) fail(vips, "vips." + v.name + ".dscp", "more dsr-l3-dscp VIP addresses than DSCP codes (63)");
+      if (next > 63) {
+        auto [n, k] = where(i);
+        fail(n, k, "more dsr-l3-dscp VIP addresses than DSCP codes (63)");
+      }
       v.dscp = next;
       code_of[a] = next;
       owner[next] = a;
@@ -291,7 +308,7 @@ class Loader {
       }
       c.vips.push_back(std::move(v));
     }
-    assign_dscp_codes(c, vips);
+    assign_dscp_codes(c, varr);
     return c;
   }
 
