@@ -1,5 +1,6 @@
 #include "lab_fixture.hpp"
 
+#include "lablib/features.hpp"
 #include "lablib/lab.hpp"
 #include "lablib/paths.hpp"
 #include "lablib/process.hpp"
@@ -15,39 +16,13 @@ namespace conformance {
 namespace {
 
 std::unique_ptr<lab::ModeRun> g_result;
-bool g_ran = false;
-
-// features.sh prints `key=yes|no reason` per feature.
-std::map<std::string, std::pair<bool, std::string>> probe_features(const lab::Paths& paths) {
-    std::map<std::string, std::pair<bool, std::string>> out;
-    auto script = paths.script("features.sh");
-    if (!std::filesystem::exists(script)) return out;
-    auto r = lab::run_command({"bash", script.string()}, std::chrono::seconds(60));
-    for (const auto& line : lab::split(r.out, '\n')) {
-        auto eq = line.find('=');
-        if (eq == std::string::npos) continue;
-        auto rest = line.substr(eq + 1);
-        auto sp = rest.find(' ');
-        std::string verdict = rest.substr(0, sp);
-        std::string why = sp == std::string::npos ? "" : rest.substr(sp + 1);
-        out[line.substr(0, eq)] = {verdict == "yes", why};
-    }
-    return out;
-}
+std::string g_mode;
 
 std::string compute_skip_reason() {
-    if (::geteuid() != 0) return "needs root (network namespaces, veths, bridges, TAPs)";
     auto paths = lab::Paths::discover();
-    auto features = probe_features(paths);
-    if (features.empty()) return "";  // no features.sh: let lab up say what is missing
-    for (const char* f : {"netns", "veth", "bridge", "tun", "tcpdump", "ethtool"}) {
-        auto it = features.find(f);
-        if (it != features.end() && !it->second.first)
-            return std::string("kernel feature or command '") + f + "' missing: " + it->second.second;
-    }
-    for (const char* cmd : {"tcpdump", "curl", "ping", "ip"})
-        if (lab::find_on_path(cmd).empty()) return std::string("command '") + cmd + "' not found";
-    return "";
+    const auto& mode = lab::find_mode(g_mode);
+    if (::geteuid() != 0) return lab::mode_skip_reason(paths, mode, {});
+    return lab::mode_skip_reason(paths, mode, lab::probe_features(paths));
 }
 
 // Labs named ct<pid> whose process is gone were left by a conformance run that was
@@ -77,12 +52,13 @@ const std::string& skip_reason() {
 
 void ModeEnvironment::SetUp() {
     if (!skip_reason().empty()) return;
-    g_ran = true;
     auto paths = lab::Paths::discover();
     reap_stale_labs(paths);
     lab::RunOptions opt;
     opt.modes = mode_;
-    opt.out = paths.reports_dir();
+    // Each binary's own report, so that running them one after another keeps every
+    // mode's (reports/index.html is `lab run --mode all`'s comparison page).
+    opt.out = paths.reports_dir() / "conformance" / mode_;
     opt.name = "ct" + std::to_string(::getpid());
     try {
         auto res = lab::run_modes(paths, opt);
@@ -96,6 +72,8 @@ void ModeEnvironment::SetUp() {
 }
 
 const lab::ModeRun* ModeEnvironment::result() { return g_result.get(); }
+
+const std::string& ModeEnvironment::mode() { return g_mode; }
 
 void LabTest::SetUp() {
     if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
@@ -115,6 +93,30 @@ std::string LabTest::var(const std::string& scenario, const std::string& key) co
     if (!s) return {};
     auto it = s->vars.find(key);
     return it == s->vars.end() ? std::string() : it->second;
+}
+
+const lab::Fact* LabTest::fact(const std::string& scenario, const std::string& name) const {
+    for (const auto& f : run().facts)
+        if (f.scenario == scenario && f.name == name) return &f;
+    return nullptr;
+}
+
+void LabTest::expect_server_saw(const std::string& address) const {
+    ASSERT_NE(run().scenario("http"), nullptr) << "http did not run: " << run().error;
+    ASSERT_FALSE(var("http", address).empty()) << "no value " << address;
+    EXPECT_EQ(value("http", "seen_ip"), var("http", address))
+        << "the server's answer: " << run().scenario("http")->outcome.output;
+}
+
+void LabTest::expect_reply_crosses_lb(bool crosses) const {
+    const lab::Fact* f = fact("http", "reply crosses the LB");
+    ASSERT_NE(f, nullptr) << "the fact was not measured: " << run().error;
+    ASSERT_TRUE(f->numbers.count("reply_packets_to_lb")) << f->value;
+    EXPECT_GT(f->numbers.at("reply_packets_from_server"), 0) << "no reply captured leaving the server: " << f->value;
+    if (crosses)
+        EXPECT_GT(f->numbers.at("reply_packets_to_lb"), 0) << f->value;
+    else
+        EXPECT_EQ(f->numbers.at("reply_packets_to_lb"), 0) << f->value;
 }
 
 void CheckTableTest::SetUp() {
@@ -145,6 +147,7 @@ std::string row_name(const ::testing::TestParamInfo<lab::CheckCase>& info) { ret
 
 int run_all(int argc, char** argv, const std::string& mode) {
     ::testing::InitGoogleTest(&argc, argv);
+    g_mode = mode;
     lab::install_interrupt_handlers();
     ::testing::AddGlobalTestEnvironment(new ModeEnvironment(mode));
     return RUN_ALL_TESTS();

@@ -14,18 +14,22 @@
 
 namespace conformance {
 
-// Why this machine cannot run a lab, or "" when it can: not root, a kernel feature
-// (netns, veth, bridge, tun) or a command (tcpdump, ethtool, curl, ping) missing.
-// Computed once (netns_scripts/features.sh probes the kernel).
+// Why this machine cannot run the binary's mode, or "" when it can: not root, a kernel
+// feature (netns, veth, bridge, tun) or a command (tcpdump, ethtool, curl, ping)
+// missing, or what the mode needs besides (nftables for dsr-l3-dscp; the kernel's ipip
+// or lab_decap for dsr-l3-tunnel). Computed once (netns_scripts/features.sh probes the
+// kernel).
 const std::string& skip_reason();
 
 // Runs `mode` once for the whole binary, in a lab named ct<pid>, writing the report
-// and pcaps to the repository's reports/ (reports/<mode>/<scenario>/...).
+// and pcaps to the repository's reports/conformance/<mode>/ (index.html, results.json,
+// junit.xml, <mode>/<scenario>/*.pcap).
 class ModeEnvironment : public ::testing::Environment {
 public:
     explicit ModeEnvironment(std::string mode) : mode_(std::move(mode)) {}
     void SetUp() override;
     static const lab::ModeRun* result();  // null before SetUp or when skipped
+    static const std::string& mode();     // the mode this binary runs
 
 private:
     std::string mode_;
@@ -39,6 +43,14 @@ protected:
     // The outcome value `key` of `scenario` ("" if missing).
     std::string value(const std::string& scenario, const std::string& key) const;
     std::string var(const std::string& scenario, const std::string& key) const;
+    // The fact `name` measured in `scenario`, or null.
+    const lab::Fact* fact(const std::string& scenario, const std::string& name) const;
+    // The http server's answer names `address` (a Vars name: "cip", "proxy_ip") as
+    // the client address it saw.
+    void expect_server_saw(const std::string& address) const;
+    // The http reply did (inline, proxy) or did not (DSR) reach an LB port, measured
+    // from the captures; either way the server's reply was captured leaving it.
+    void expect_reply_crosses_lb(bool crosses) const;
 };
 
 // TEST_P base over a mode's check table.

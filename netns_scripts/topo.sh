@@ -247,6 +247,28 @@ EOF
 	toml_backends "$4" "$5"
 }
 
+# toml_closed_vip MODE SERVERS: UDP port 9 of the VIP to port 9 of the servers, where
+# nothing listens: the lab's ICMP error scenarios (inline and proxy translate errors).
+toml_closed_vip() { # MODE SERVERS
+	local i
+	cat <<EOF
+
+[[vips]]
+name = "closed"
+address = "$VIP"
+port = 9
+protocol = "udp"
+mode = "$1"
+algorithm = "rr"
+EOF
+	[[ $1 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
+	echo "backends = ["
+	for ((i = 1; i <= $2; i++)); do
+		printf '  { address = "%s", port = 9 },\n' "$(server_rip "$i")"
+	done
+	echo "]"
+}
+
 # write_engine_config LAB MODE SERVERS: lb-a.toml, in the format of
 # lb_engine/examples/inline.toml, for this lab's names, mode and servers.
 write_engine_config() { # LAB MODE SERVERS
@@ -291,6 +313,7 @@ via = "$ROUTER_FRONT"
 EOF
 		toml_vip web tcp "$mode" "$servers" 1
 		toml_vip echo udp "$mode" "$servers" 0
+		[[ $mode != inline && $mode != proxy ]] || toml_closed_vip "$mode" "$servers"
 	} >"$state/lb-a.toml.tmp"
 	mv "$state/lb-a.toml.tmp" "$state/lb-a.toml"
 }

@@ -13,7 +13,7 @@ namespace labcli {
 
 void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt) {
     auto* sub = app.add_subcommand("run", "run every scenario of a mode (or all) with captures; write a report");
-    sub->add_option("--mode", opt->mode, "a mode, or all")->capture_default_str();
+    sub->add_option("--mode", opt->mode, "a mode (inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel), or all")->capture_default_str();
     sub->add_option("--out", opt->out, "report directory (default: the repository's reports/)");
     sub->add_option("--name", opt->name, "lab name (default: a unique one per mode)");
     sub->add_option("--servers", opt->servers, "number of servers")->check(CLI::Range(1, 9))->capture_default_str();

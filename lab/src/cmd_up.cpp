@@ -10,7 +10,7 @@ namespace labcli {
 
 void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt) {
     auto* sub = app.add_subcommand("up", "bring a lab up: namespaces, lbd, lab_server; waits for the VIP");
-    sub->add_option("--mode", opt->mode, "forwarding mode (only inline works now)")
+    sub->add_option("--mode", opt->mode, "forwarding mode: inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel")
         ->capture_default_str();
     sub->add_option("--name", opt->name, "lab name (1-12 letters, digits, dashes)")->capture_default_str();
     sub->add_option("--servers", opt->servers, "number of servers")->check(CLI::Range(1, 9))->capture_default_str();

@@ -243,15 +243,17 @@ want("engine ports", [(p, taps[p], f"{lab}-sw") for p in ports],
      [(p["name"], p["tap"], p["netns"]) for p in eng["ports"]])
 want("engine routes", [("0.0.0.0/0", "203.0.113.1")],
      [(r["destination"], r["via"]) for r in eng["routes"]])
-want("engine vips", [("tcp", 2), ("udp", 2)],
+closed = [("udp", 2)] if mode in ("inline", "proxy") else []
+want("engine vips", [("tcp", 2), ("udp", 2)] + closed,
      [(v["protocol"], len(v["backends"])) for v in eng["vips"]])
 for v in eng["vips"]:
     what = f"engine vip {v['name']}"
-    want(f"{what} address:port", ("203.0.113.10", 80), (v["address"], v["port"]))
+    vport = 9 if v["name"] == "closed" else 80
+    want(f"{what} address:port", ("203.0.113.10", vport), (v["address"], v["port"]))
     want(f"{what} mode", mode, v.get("mode"))
     want(f"{what} proxy_ip", "203.0.113.20" if mode == "proxy" else None, v.get("proxy_ip"))
     want(f"{what} dscp", 10 if mode == "dsr-l3-dscp" else None, v.get("dscp"))
-    want(f"{what} backends", [(f"{net}.11", 80), (f"{net}.12", 80)],
+    want(f"{what} backends", [(f"{net}.11", vport), (f"{net}.12", vport)],
          [(b["address"], b["port"]) for b in v["backends"]])
 EOF
 	) || { note "$out"; return 1; }

@@ -16,6 +16,7 @@ struct UdpOptions {
   int count = 1;
   int timeout_ms = 2000;
   int source_port = 0;  // 0: any
+  bool from_closed_port = false;  // send through a raw socket: replies find the port closed
 };
 void setup_udp(CLI::App& app);
 int run_udp(const UdpOptions& opt);

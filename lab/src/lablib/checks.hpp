@@ -23,19 +23,30 @@ using Vars = std::map<std::string, std::string>;
 // Replaces every {name} by vars[name]. Throws Error naming the first unknown name.
 std::string expand(const std::string& text, const Vars& vars);
 
+// Which IP header of a packet a Match looks at. Only IPIP nests headers.
+enum class Layer {
+    Innermost,  // the inner packet of an IPIP packet, else the packet itself (a flow in any form)
+    Outer,      // the header as captured (an IPIP packet is protocol "ipip")
+    Inner,      // only IPIP packets, by their inner header
+};
+
 // A packet filter: every non-empty field must hold.
 struct Match {
-    std::string proto = {};      // "tcp" | "udp" | "icmp" | "" (any IPv4 packet)
+    std::string proto = {};      // "tcp" | "udp" | "icmp" | "ipip" | "" (any IPv4 packet)
     std::string src_ip = {};     // an address or a CIDR prefix ("192.0.2.0/24")
     std::string dst_ip = {};
     std::string src_port = {};
     std::string dst_port = {};
-    std::string icmp_type = {};  // "8" echo request, "0" echo reply
+    std::string icmp_type = {};  // "8" echo request, "0" echo reply, "3" unreachable
     bool either_direction = false;  // also matches with source and destination swapped
+    Layer layer = Layer::Innermost;  // the header the fields above apply to
+    std::string src_mac = {};    // the frame's, whatever the layer
+    std::string dst_mac = {};
 
     Match resolved(const Vars& vars) const;  // every field expanded
     bool matches(const Packet& p) const;     // call on a resolved Match
-    std::string describe() const;            // "tcp 198.51.100.11:40000 > 203.0.113.10:80"
+    // "tcp 198.51.100.11:40000 > 203.0.113.10:80", "inner tcp ...", "... from 02:00:..."
+    std::string describe() const;
 };
 
 enum class CheckKind {
@@ -43,17 +54,30 @@ enum class CheckKind {
     Absent,     // no packet matching `match` at any of `points`
     Checksums,  // every packet matching `match` at `points` has valid checksums (>= 1)
     Outcome,    // `expect` compares scenario values (Vars) instead of packet fields
+    Every,      // EVERY packet matching `match` at `points` has the `expect` fields (>= 1)
 };
 
 const char* to_string(CheckKind k);
 
-// One expected field. Packet fields: src_mac dst_mac src_ip dst_ip src_port dst_port
-// ttl protocol icmp_type icmp_code dscp checksums ("valid"). For Outcome checks the
-// field is a Vars name.
+// One expected field. Packet fields (packet_field()):
+//   src_mac dst_mac src_ip dst_ip src_port dst_port ttl protocol dscp ecn ip_len df
+//   icmp_type icmp_code icmp_mtu checksums ("valid": IP and L4, and an IPIP packet's
+//   inner ones), encap ("ipip" | "none"),
+//   inner.<field> (the inner packet of an IPIP packet, "-" without one),
+//   quoted.src_ip quoted.dst_ip quoted.src_port quoted.dst_port quoted.protocol (the
+//   datagram an ICMP error is about).
+// For Outcome checks the field is a Vars name.
+// The value is a template; besides {vars} it may name the judged packet's own fields,
+// "{packet.inner.dscp}". It is compared case-insensitively, or, when it reads
+// "LO..HI", "<= N", ">= N", "< N", "> N" or "!= X", by that relation; a field named
+// checksums or ending in .checksums passes when its value starts with "valid".
 struct Expect {
     std::string field;
     std::string value;  // template
 };
+
+// Whether `actual` satisfies an expanded expected value (see Expect).
+bool value_satisfies(const std::string& field, const std::string& expected, const std::string& actual);
 
 struct CheckCase {
     std::string name = {};         // CamelCase, the test's name: InlineHttp_Hop2_LbToServer_DnatOnly
@@ -87,6 +111,7 @@ struct CheckResult {
     std::string error;       // why it could not be judged (no capture, no packet, ...)
     std::vector<FieldResult> fields;
     std::optional<Packet> packet;  // the selected packet, or the first offending one
+    size_t matched = 0;            // Absent, Checksums, Every: packets the selector matched
     std::string packet_point;      // where that packet was captured
 
     // A result for `c` that names it and is not judged yet.
@@ -109,8 +134,12 @@ struct CaptureSet {
     std::vector<std::string> select_points(const std::string& pattern) const;
 };
 
-// The packet-field names evaluate() understands, and one field's value for a packet.
+// The packet-field names evaluate() understands (see Expect), and one field's value
+// for a packet. Throws Error for an unknown name.
 std::string packet_field(const Packet& p, const std::string& field);
+
+// Replaces {name} by vars[name], or, for "packet.<field>", by that field of `p`.
+std::string expand(const std::string& text, const Vars& vars, const Packet& p);
 
 // Judges one row. Never throws: a row that cannot be expanded or evaluated fails with
 // `error` set.

@@ -1,5 +1,6 @@
 #include "lablib/checksum.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lab {
@@ -30,12 +31,13 @@ const char* to_string(CsumStatus s) {
 }
 
 bool FrameChecksums::valid() const {
-    return ip.status != CsumStatus::Invalid && l4.status != CsumStatus::Invalid;
+    return ip.status != CsumStatus::Invalid && l4.status != CsumStatus::Invalid &&
+           (!inner || inner->valid());
 }
 
 bool FrameChecksums::fully_verified() const {
     auto done = [](CsumStatus s) { return s == CsumStatus::Valid || s == CsumStatus::NotApplicable; };
-    return done(ip.status) && done(l4.status);
+    return done(ip.status) && done(l4.status) && (!inner || inner->fully_verified());
 }
 
 namespace {
@@ -77,12 +79,17 @@ CsumResult recompute(const uint8_t* data, size_t len, size_t off, uint32_t pseud
 std::string FrameChecksums::describe() const {
     std::string s = one("ip", ip);
     if (!l4_name.empty()) s += ", " + one(l4_name.c_str(), l4);
+    if (inner) s += ", ipip [" + inner->describe() + "]";
     return s;
 }
 
 FrameChecksums verify_ipv4(const uint8_t* ip, size_t caplen) {
     FrameChecksums f;
-    if (caplen < 20 || (ip[0] >> 4) != 4) return f;
+    if (caplen < 1 || (ip[0] >> 4) != 4) return f;
+    if (caplen < 20) {
+        f.ip.status = CsumStatus::Unverifiable;
+        return f;
+    }
     size_t ihl = static_cast<size_t>(ip[0] & 0x0f) * 4;
     if (ihl < 20) {
         f.ip.status = CsumStatus::Invalid;
@@ -98,6 +105,14 @@ FrameChecksums verify_ipv4(const uint8_t* ip, size_t caplen) {
     uint8_t proto = ip[9];
     uint16_t frag = be16(ip + 6);
     bool fragment = (frag & 0x2000) || (frag & 0x1fff);
+    if (proto == 4) {
+        // IPIP (RFC 2003) has no checksum of its own; the inner packet is judged whole,
+        // as far as this capture and the outer total length hold it.
+        if (fragment || total < ihl || caplen <= ihl) return f;
+        size_t in_len = std::min(caplen, total) - ihl;
+        f.inner = std::make_shared<FrameChecksums>(verify_ipv4(ip + ihl, in_len));
+        return f;
+    }
     const char* name = proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 1 ? "icmp" : nullptr;
     if (!name) return f;
     f.l4_name = name;

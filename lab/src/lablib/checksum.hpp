@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace lab {
@@ -40,11 +41,15 @@ struct FrameChecksums {
     CsumResult ip;
     CsumResult l4;
     std::string l4_name;  // "tcp", "udp", "icmp", or "" when there is no L4 checksum
+    // IPIP (protocol 4): the inner packet's own checksums, when its header was
+    // captured. valid() and fully_verified() include them.
+    std::shared_ptr<const FrameChecksums> inner;
     // No Invalid anywhere (Unverifiable and NotApplicable are not failures).
     bool valid() const;
     // Every checksum present was computed and matched.
     bool fully_verified() const;
-    // "ip ok, tcp ok", "ip ok, tcp BAD (stored 0x1234, computed 0xabcd)", ...
+    // "ip ok, tcp ok", "ip ok, tcp BAD (stored 0x1234, computed 0xabcd)",
+    // "ip ok, ipip [ip ok, tcp ok]", ...
     std::string describe() const;
 };
 

@@ -16,23 +16,66 @@ std::string human_bytes(uint64_t n) {
     return b;
 }
 
-PortTraffic flow_traffic(const std::vector<Packet>& packets, const std::string& lb_mac,
-                         const Vars& vars, const std::string& proto) {
-    PortTraffic t;
-    Match m;
-    m.proto = proto;
-    m.src_ip = vars.count("cip") ? vars.at("cip") : "";
-    m.src_port = vars.count("cport") ? vars.at("cport") : "";
-    m.either_direction = true;
-    if (m.src_ip.empty() || m.src_port.empty()) return t;
-    for (const auto& p : packets) {
-        if (!m.matches(p)) continue;
-        if (p.dst_mac == lb_mac) {
-            ++t.in_packets;
-            t.in_bytes += p.ip_total_length;
-        } else if (p.src_mac == lb_mac) {
-            ++t.out_packets;
-            t.out_bytes += p.ip_total_length;
+namespace {
+
+// The LB's ports that were captured: (point id, the port's MAC).
+std::vector<std::pair<std::string, std::string>> lb_points(const Topology& topo, const ScenarioRun& run) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Node* n : topo.with_role("lb"))
+        for (const auto& i : n->ifaces) {
+            std::string id = n->name + "." + i.name;
+            if (run.captures.packets.count(id)) out.emplace_back(id, i.mac);
+        }
+    return out;
+}
+
+std::vector<Match> resolve_all(const std::vector<Match>& ms, const Vars& vars, std::string* why) {
+    std::vector<Match> out;
+    try {
+        for (const auto& m : ms) out.push_back(m.resolved(vars));
+    } catch (const std::exception& e) {
+        if (why) *why = e.what();
+        return {};
+    }
+    return out;
+}
+
+bool any_matches(const std::vector<Match>& ms, const Packet& p) {
+    for (const auto& m : ms)
+        if (m.matches(p)) return true;
+    return false;
+}
+
+std::string short_bytes(uint64_t n) {
+    char b[48];
+    if (n >= (1u << 20))
+        std::snprintf(b, sizeof b, "%.2f MiB", static_cast<double>(n) / (1 << 20));
+    else if (n >= 1024)
+        std::snprintf(b, sizeof b, "%.1f KiB", static_cast<double>(n) / 1024);
+    else
+        std::snprintf(b, sizeof b, "%llu B", static_cast<unsigned long long>(n));
+    return b;
+}
+
+}  // namespace
+
+LbTraffic lb_traffic(const Topology& topo, const ScenarioRun& run, const std::vector<Match>& flow) {
+    LbTraffic t;
+    for (const auto& [pt, mac] : lb_points(topo, run)) {
+        t.measured = true;
+        t.points.push_back(pt);
+        for (const auto& p : run.captures.packets.at(pt)) {
+            if (!any_matches(flow, p)) continue;
+            const IpView& v = p.innermost();
+            bool up = v.has_ports && v.dst_port == 80;
+            uint64_t bytes = p.ip_total_length;
+            if (p.dst_mac == mac) {
+                (up ? t.up_in_packets : t.down_in_packets) += 1;
+                (up ? t.up_in_bytes : t.down_in_bytes) += bytes;
+            } else if (p.src_mac == mac) {
+                (up ? t.up_out_packets : t.down_out_packets) += 1;
+                (up ? t.up_out_bytes : t.down_out_bytes) += bytes;
+            }
         }
     }
     return t;
@@ -48,66 +91,99 @@ Fact fact_server_sees_client(const ScenarioRun& run) {
     if (seen.empty()) {
         f.value = "unknown (the server's answer was not read: " +
                   (run.outcome.error.empty() ? std::string("no answer") : run.outcome.error) + ")";
+        f.summary = "unknown";
         return f;
     }
     bool yes = seen == cip;
     f.value = std::string(yes ? "yes" : "no") + ": " + server + " saw " + seen + ":" +
               get("seen_port") + " (client " + cip + ":" + get("cport") + ")";
+    f.summary = yes ? "yes (" + seen + ")" : "no: sees " + seen;
     f.numbers["sees_client_ip"] = yes ? 1 : 0;
     return f;
 }
 
-Fact fact_reply_crosses_lb(const ScenarioRun& run, const std::string& lb_point,
-                           const std::string& lb_mac) {
+Fact fact_reply_crosses_lb(const Topology& topo, const ScenarioRun& run, const Match& reply) {
     Fact f{"reply crosses the LB", run.name, "", {}};
-    auto it = run.captures.packets.find(lb_point);
-    if (it == run.captures.packets.end() || !run.vars.count("rip") || !run.vars.count("cip")) {
-        f.value = "unknown (no capture at " + lb_point + " or no answering server)";
+    std::string why;
+    auto ms = resolve_all({reply}, run.vars, &why);
+    auto lbs = lb_points(topo, run);
+    auto server = run.vars.find("server");
+    if (ms.empty() || lbs.empty() || server == run.vars.end()) {
+        f.value = "unknown (" + (ms.empty() ? why : lbs.empty() ? "no capture at the LB" : "no answering server") + ")";
+        f.summary = "unknown";
         return f;
     }
-    Match m;
-    m.src_ip = run.vars.at("rip");
-    m.dst_ip = run.vars.at("cip");
-    uint64_t n = 0;
-    for (const auto& p : it->second)
-        if (m.matches(p) && p.dst_mac == lb_mac) ++n;
-    f.value = n ? "yes: " + std::to_string(n) + " packets from " + m.src_ip + " to " + m.dst_ip +
-                      " at " + lb_point + " addressed to the LB (" + lb_mac + ")"
-                : "no: no packet from " + m.src_ip + " to " + m.dst_ip + " at " + lb_point +
-                      " is addressed to the LB";
-    f.numbers["reply_packets_to_lb"] = static_cast<double>(n);
+    uint64_t left = 0, at_lb = 0;
+    auto sp = run.captures.packets.find(server->second + ".eth0");
+    auto rmac = run.vars.find("rmac");
+    if (sp != run.captures.packets.end() && rmac != run.vars.end())
+        for (const auto& p : sp->second)
+            if (p.src_mac == rmac->second && ms[0].matches(p)) ++left;
+    std::vector<std::string> where;
+    for (const auto& [pt, mac] : lbs) {
+        uint64_t n = 0;
+        for (const auto& p : run.captures.packets.at(pt))
+            if (p.dst_mac == mac && ms[0].matches(p)) ++n;
+        at_lb += n;
+        if (n) where.push_back(pt);
+    }
+    std::string what = ms[0].describe();
+    f.value = at_lb ? "yes: " + std::to_string(at_lb) + " of the " + std::to_string(left) + " reply packets (" +
+                          what + ") that left " + server->second + " were addressed to the LB at " + join(where, ", ")
+                    : "no: none of the " + std::to_string(left) + " reply packets (" + what + ") that left " +
+                          server->second + " reached an LB port";
+    f.summary = at_lb ? "yes" : "no";
+    f.numbers["reply_packets_to_lb"] = static_cast<double>(at_lb);
+    f.numbers["reply_packets_from_server"] = static_cast<double>(left);
     return f;
 }
 
-std::vector<Fact> facts_lb_traffic(const ScenarioRun& run, const std::string& front_point,
-                                   const std::string& front_mac, const std::string& back_point,
-                                   const std::string& back_mac) {
+std::vector<Fact> facts_lb_traffic(const Topology& topo, const ScenarioRun& run, const std::vector<Match>& flow) {
     std::vector<Fact> out;
-    std::string proto = "tcp";
-    auto cap = [&](const std::string& pt) -> const std::vector<Packet>* {
-        auto it = run.captures.packets.find(pt);
-        return it == run.captures.packets.end() ? nullptr : &it->second;
-    };
-    const auto* front = cap(front_point);
-    const auto* back = cap(back_point);
-    PortTraffic f = front ? flow_traffic(*front, front_mac, run.vars, proto) : PortTraffic{};
-    PortTraffic b = back ? flow_traffic(*back, back_mac, run.vars, proto) : PortTraffic{};
-    auto fact = [&](const std::string& what, const std::string& where, uint64_t pk, uint64_t by,
-                    bool have) {
+    std::string why;
+    auto ms = resolve_all(flow, run.vars, &why);
+    LbTraffic t = ms.empty() ? LbTraffic{} : lb_traffic(topo, run, ms);
+    std::string where = join(t.points, ", ");
+    auto fact = [&](const std::string& what, uint64_t pk, uint64_t by) {
         Fact x{"LB carried " + what, run.name, "", {}};
-        if (!have) {
-            x.value = "unknown (no capture at " + where + ")";
+        if (ms.empty()) {
+            x.value = "unknown (" + why + ")";
+            x.summary = "unknown";
+        } else if (!t.measured) {
+            x.value = "unknown (no capture at an LB port)";
+            x.summary = "unknown";
         } else {
             x.value = std::to_string(pk) + " packets, " + human_bytes(by) + " (at " + where + ")";
+            x.summary = std::to_string(pk) + " pkts, " + short_bytes(by);
             x.numbers["packets"] = static_cast<double>(pk);
             x.numbers["bytes"] = static_cast<double>(by);
         }
         return x;
     };
-    out.push_back(fact("client→LB", front_point, f.in_packets, f.in_bytes, front));
-    out.push_back(fact("LB→server", back_point, b.out_packets, b.out_bytes, back));
-    out.push_back(fact("server→LB", back_point, b.in_packets, b.in_bytes, back));
-    out.push_back(fact("LB→client", front_point, f.out_packets, f.out_bytes, front));
+    out.push_back(fact("client→LB", t.up_in_packets, t.up_in_bytes));
+    out.push_back(fact("LB→server", t.up_out_packets, t.up_out_bytes));
+    out.push_back(fact("server→LB", t.down_in_packets, t.down_in_bytes));
+    out.push_back(fact("LB→client", t.down_out_packets, t.down_out_bytes));
+    out.push_back(fact("in total (all four)",
+                       t.up_in_packets + t.up_out_packets + t.down_in_packets + t.down_out_packets,
+                       t.up_in_bytes + t.up_out_bytes + t.down_in_bytes + t.down_out_bytes));
+    return out;
+}
+
+std::vector<Fact> standard_facts(const Topology& topo, const std::vector<ScenarioRun>& runs, const FactSpec& spec) {
+    std::vector<Fact> out;
+    for (const auto& r : runs) {
+        if (r.name == "http") {
+            out.push_back(fact_server_sees_client(r));
+            out.push_back(fact_reply_crosses_lb(topo, r, spec.reply));
+        }
+        if (r.bulk) {
+            auto t = facts_lb_traffic(topo, r, spec.flow);
+            out.insert(out.end(), t.begin(), t.end());
+            auto s = facts_lbctl(r);
+            out.insert(out.end(), s.begin(), s.end());
+        }
+    }
     return out;
 }
 
@@ -136,6 +212,8 @@ std::vector<Fact> facts_lbctl(const ScenarioRun& run) {
                           std::to_string(static_cast<uint64_t>(txp)) + " packets, " +
                           human_bytes(static_cast<uint64_t>(txb));
                 f.numbers = {{"rx_packets", rxp}, {"rx_bytes", rxb}, {"tx_packets", txp}, {"tx_bytes", txb}};
+                f.summary = "rx " + std::to_string(static_cast<uint64_t>(rxp)) + " / tx " +
+                            std::to_string(static_cast<uint64_t>(txp)) + " pkts";
                 out.push_back(f);
             }
         }
@@ -154,6 +232,7 @@ std::vector<Fact> facts_lbctl(const ScenarioRun& run) {
                 }
             }
             f.value = parts.empty() ? "none" : join(parts, ", ");
+            f.summary = f.value;
             out.push_back(f);
         }
     } catch (const std::exception& e) {

@@ -104,16 +104,46 @@ std::string LabGuard::down() {
     }
 }
 
+namespace {
+
+// netns_scripts/topo.sh builds every mode; before it existed, topo_inline.sh built the
+// inline lab (it stays, as a wrapper).
+std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mode, const UpOptions& opt,
+                                          std::string& script_name) {
+    auto topo = paths.script("topo.sh");
+    if (fs::exists(topo)) {
+        script_name = "topo.sh";
+        return {"bash", topo.string(), "up", opt.name, mode.name, std::to_string(opt.servers)};
+    }
+    auto legacy = paths.script("topo_" + mode.name + ".sh");
+    if (fs::exists(legacy)) {
+        script_name = legacy.filename().string();
+        return {"bash", legacy.string(), "up", opt.name, std::to_string(opt.servers)};
+    }
+    throw Error(topo.string() + " is missing: netns_scripts/ builds the topology of mode " + mode.name);
+}
+
+// lbd --check on the config the topology script wrote: an engine that does not know
+// the mode says so here, in one line, before anything is started.
+void check_engine_config(const Paths& paths, const Node& lb, const std::string& config) {
+    auto r = run_command(in_netns(lb.netns, {paths.tool("lbd").string(), "--config", config, "--check"}),
+                         seconds(20));
+    if (r.ok()) return;
+    std::string text = trim(r.err.empty() ? r.out : r.err);
+    throw Error("lbd --check rejects " + config + ": " + (text.empty() ? r.describe() : text));
+}
+
+}  // namespace
+
 LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
-    const ModeSpec& mode = find_available_mode(opt.mode);
+    const ModeSpec& mode = find_mode(opt.mode);
     if (!valid_lab_name(opt.name))
         throw Error("invalid lab name '" + opt.name +
                     "': use 1 to 12 letters, digits or dashes, not starting with a dash");
     if (opt.servers < 1 || opt.servers > 9) throw Error("--servers must be between 1 and 9");
     require_root();
-    auto script = paths.script(mode.topology_script);
-    if (!fs::exists(script))
-        throw Error(script.string() + " is missing (netns_scripts/ provides the topology)");
+    std::string script_name;
+    auto script_cmd = topology_command(paths, mode, opt, script_name);
     auto lbd = paths.tool("lbd");
     auto server = paths.tool("lab_server");
     if (find_on_path("curl").empty()) throw Skip("command 'curl' not found");
@@ -124,21 +154,37 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     LabGuard guard(paths, opt.name);
     info("bringing up lab " + opt.name + " (mode " + mode.name + ", " +
          std::to_string(opt.servers) + " servers)");
-    auto r = run_command({"bash", script.string(), "up", opt.name, std::to_string(opt.servers)},
-                         kScriptTimeout);
+    auto r = run_command(script_cmd, kScriptTimeout);
     if (r.exit_code == 4) throw Skip(script_error(r));
-    if (!r.ok()) throw Error(mode.topology_script + " failed: " + script_error(r));
+    if (!r.ok()) throw Error(script_name + " failed: " + script_error(r));
 
     LabHandle h;
     h.name = opt.name;
     h.topo = Topology::load(paths.topology(opt.name));
+    if (!h.topo.mode.empty() && h.topo.mode != mode.name)
+        throw Error(script_name + " built a lab of mode '" + h.topo.mode + "', not '" + mode.name + "'");
     auto state = paths.state_dir(opt.name);
     auto logs = state / "logs";
     fs::create_directories(logs);
     auto manifest = paths.manifest(opt.name);
 
+    auto config_of = [&](const Node& n) {
+        return n.config.empty() ? (state / (n.name + ".toml")).string() : n.config;
+    };
+    for (const Node* n : h.topo.with_role("lb")) check_engine_config(paths, *n, config_of(*n));
+
+    // Servers that decapsulate IPIP in user space get the project's decapsulator first.
+    for (const Node* n : h.topo.with_role("server")) {
+        if (n->decap != "user") continue;
+        auto decap = paths.tool("lab_decap");
+        auto p = spawn_detached(
+            in_netns(n->netns, {decap.string(), "--tun", "decap0", "--vip", h.topo.vip}),
+            logs / (n->name + ".lab_decap.log"), manifest, n->name + ".lab_decap");
+        log("started lab_decap in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
+        h.procs.push_back(p);
+    }
     for (const Node* n : h.topo.with_role("lb")) {
-        std::string config = n->config.empty() ? (state / (n->name + ".toml")).string() : n->config;
+        std::string config = config_of(*n);
         auto p = spawn_detached(in_netns(n->netns, {lbd.string(), "--config", config}),
                                 logs / (n->name + ".lbd.log"), manifest, n->name + ".lbd");
         log("started lbd in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
@@ -181,7 +227,8 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         if (!answered) {
             std::string tails;
             for (const auto& p : h.procs) {
-                if (p.label.find("lbd") == std::string::npos) continue;
+                if (p.label.find("lbd") == std::string::npos && p.label.find("lab_decap") == std::string::npos)
+                    continue;
                 tails += "\nlast lines of " + p.log.string() + ":\n" + tail_file(p.log, 15);
             }
             throw Error("the VIP " + h.topo.vip + " did not answer HTTP from " + client.name +

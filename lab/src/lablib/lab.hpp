@@ -35,7 +35,9 @@ struct LabHandle {
     std::vector<Proc> procs;  // lbd and lab_server processes started by lab_up
 };
 
-// Builds the topology (netns_scripts/topo_<mode>.sh), starts lbd in each lb node and
+// Builds the topology (netns_scripts/topo.sh up NAME MODE SERVERS; topo_inline.sh
+// while topo.sh is absent), has `lbd --check` judge the engine config it wrote, starts
+// lab_decap in each server whose node says decap = "user", lbd in each lb node and
 // lab_server in each server node (detached, logged, recorded), then waits for the VIP.
 // On any failure the lab is brought down and Error (or Skip) says why, with the
 // engine's log tail when the VIP never answered. Refuses a name that already exists.

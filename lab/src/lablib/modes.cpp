@@ -8,13 +8,6 @@ namespace lab {
 
 namespace {
 
-ModeSpec pending(const std::string& name, const std::string& title) {
-    ModeSpec m;
-    m.name = name;
-    m.title = title;
-    return m;
-}
-
 std::string camel(const std::string& s) {
     std::string out;
     bool up = true;
@@ -35,13 +28,20 @@ std::string case_prefix(const std::string& mode, const std::string& scenario) {
     return camel(mode) + camel(scenario);
 }
 
+std::vector<ScenarioSpec> standard_scenarios() {
+    return {http_scenario(), udp_scenario(), icmp_scenario(), download_scenario(), upload_scenario()};
+}
+
+std::vector<ScenarioSpec> scenarios_with_icmp_errors() {
+    auto s = standard_scenarios();
+    s.push_back(unreachable_scenario());
+    s.push_back(client_gone_scenario());
+    return s;
+}
+
 const std::vector<ModeSpec>& all_modes() {
     static const std::vector<ModeSpec> modes = {
-        inline_mode(),
-        pending("proxy", "proxy (one-arm, full NAT)"),
-        pending("dsr-l2", "direct server return, L2"),
-        pending("dsr-l3-dscp", "direct server return, L3 with DSCP"),
-        pending("dsr-l3-tunnel", "direct server return, L3 tunnel (IPIP)"),
+        inline_mode(), proxy_mode(), dsr_l2_mode(), dsr_l3_dscp_mode(), dsr_l3_tunnel_mode(),
     };
     return modes;
 }
@@ -52,29 +52,16 @@ const ModeSpec& find_mode(const std::string& name) {
         if (m.name == name) return m;
         names.push_back(m.name);
     }
-    throw Error("unknown mode '" + name + "' (modes: " + join(names, ", ") + ")");
-}
-
-const ModeSpec& find_available_mode(const std::string& name) {
-    const ModeSpec& m = find_mode(name);
-    if (!m.available()) {
-        std::vector<std::string> ok;
-        for (const auto& x : all_modes())
-            if (x.available()) ok.push_back(x.name);
-        throw Error("mode '" + name + "' (" + m.title + ") is not implemented in the lab yet; " +
-                    "available: " + join(ok, ", "));
-    }
-    return m;
+    throw Error("unknown mode '" + name + "' (modes: " + join(names, ", ") + ", or all)");
 }
 
 std::vector<const ModeSpec*> select_modes(const std::string& arg) {
     std::vector<const ModeSpec*> out;
     if (arg == "all") {
-        for (const auto& m : all_modes())
-            if (m.available()) out.push_back(&m);
+        for (const auto& m : all_modes()) out.push_back(&m);
         return out;
     }
-    out.push_back(&find_available_mode(arg));
+    out.push_back(&find_mode(arg));
     return out;
 }
 

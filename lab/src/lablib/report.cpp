@@ -1,5 +1,7 @@
 #include "lablib/report.hpp"
 
+#include "lablib/modes.hpp"
+#include "lablib/sequence.hpp"
 #include "lablib/util.hpp"
 
 #include <algorithm>
@@ -52,18 +54,14 @@ std::string fmt_seconds(double s) {
     return b;
 }
 
-json packet_json(const Packet& p) {
+json ip_json(const IpView& p) {
     json j;
-    j["index"] = p.index;
-    j["src_mac"] = p.src_mac;
-    j["dst_mac"] = p.dst_mac;
+    j["src_ip"] = p.src_ip;
+    j["dst_ip"] = p.dst_ip;
     j["protocol"] = p.protocol_name();
-    if (p.is_ipv4) {
-        j["src_ip"] = p.src_ip;
-        j["dst_ip"] = p.dst_ip;
-        j["ttl"] = p.ttl;
-        j["ip_total_length"] = p.ip_total_length;
-    }
+    j["ttl"] = p.ttl;
+    j["dscp"] = p.dscp;
+    j["ip_total_length"] = p.ip_total_length;
     if (p.has_ports) {
         j["src_port"] = p.src_port;
         j["dst_port"] = p.dst_port;
@@ -72,7 +70,27 @@ json packet_json(const Packet& p) {
     if (p.is_icmp) {
         j["icmp_type"] = p.icmp_type;
         j["icmp_code"] = p.icmp_code;
+        if (p.icmp_mtu >= 0) j["icmp_mtu"] = p.icmp_mtu;
+        if (p.has_quoted) {
+            j["quoted"] = {{"src_ip", p.quoted_src_ip}, {"dst_ip", p.quoted_dst_ip},
+                           {"protocol", IpView{.protocol = p.quoted_protocol}.protocol_name()}};
+            if (p.quoted_src_port >= 0) j["quoted"]["src_port"] = p.quoted_src_port;
+            if (p.quoted_dst_port >= 0) j["quoted"]["dst_port"] = p.quoted_dst_port;
+        }
     }
+    j["checksums_valid"] = p.checksums.valid();
+    j["checksums"] = p.checksums.describe();
+    return j;
+}
+
+json packet_json(const Packet& p) {
+    json j = p.is_ipv4 ? ip_json(p) : json::object();
+    j["index"] = p.index;
+    j["time"] = p.time;
+    j["src_mac"] = p.src_mac;
+    j["dst_mac"] = p.dst_mac;
+    j["protocol"] = p.protocol_name();
+    if (p.inner) j["inner"] = ip_json(*p.inner);
     j["checksums_valid"] = p.checksums.valid();
     j["checksums"] = p.checksums.describe();
     j["truncated"] = p.truncated;
@@ -116,11 +134,6 @@ json check_json(const CheckResult& c) {
     return j;
 }
 
-struct HopRow {
-    std::string scenario;
-    const CheckResult* check;
-};
-
 // The first packet of each hop: the selected packet of every Packet check with a hop.
 std::vector<const CheckResult*> hop_rows(const ModeRun& m) {
     std::vector<const CheckResult*> rows;
@@ -128,6 +141,51 @@ std::vector<const CheckResult*> hop_rows(const ModeRun& m) {
         if (c.kind == CheckKind::Packet && !c.hop.empty()) rows.push_back(&c);
     return rows;
 }
+
+// The facts of every mode as rows (scenario, name) in first-seen order, for the
+// comparison table: one column per mode.
+struct FactRow {
+    std::string scenario;
+    std::string name;
+};
+
+std::vector<FactRow> fact_rows(const RunResults& r) {
+    std::vector<FactRow> rows;
+    for (const auto& m : r.modes)
+        for (const auto& f : m.facts) {
+            bool have = std::any_of(rows.begin(), rows.end(), [&](const FactRow& x) {
+                return x.scenario == f.scenario && x.name == f.name;
+            });
+            if (!have) rows.push_back({f.scenario, f.name});
+        }
+    // Scenario order as they run; facts keep their order within a scenario.
+    const std::vector<std::string> order{"http", "udp", "icmp", "download", "upload"};
+    auto rank = [&](const std::string& s) {
+        return std::find(order.begin(), order.end(), s) - order.begin();
+    };
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](const FactRow& a, const FactRow& b) { return rank(a.scenario) < rank(b.scenario); });
+    return rows;
+}
+
+const Fact* find_fact(const ModeRun& m, const FactRow& row) {
+    for (const auto& f : m.facts)
+        if (f.scenario == row.scenario && f.name == row.name) return &f;
+    return nullptr;
+}
+
+// The flow forms of a mode (its FactSpec), resolved for one scenario's Vars.
+std::vector<Match> flow_matches(const ModeRun& m, const ScenarioRun& s) {
+    std::vector<Match> out;
+    try {
+        for (const auto& x : find_mode(m.mode).facts.flow) out.push_back(x.resolved(s.vars));
+    } catch (const std::exception&) {
+        out.clear();
+    }
+    return out;
+}
+
+constexpr size_t kSequenceArrows = 24;
 
 }  // namespace
 
@@ -140,7 +198,7 @@ json results_json(const RunResults& r) {
     j["failed"] = r.failed_checks();
     j["modes"] = json::array();
     for (const auto& m : r.modes) {
-        json mj{{"mode", m.mode},       {"title", m.title},         {"lab", m.lab},
+        json mj{{"mode", m.mode},       {"title", m.title},         {"summary", m.summary}, {"lab", m.lab},
                 {"passed", m.passed()}, {"error", m.error},         {"skipped", m.skipped()},
                 {"skip_reason", m.skip_reason}, {"teardown", m.teardown}, {"seconds", m.seconds}};
         if (m.topo) mj["topology"] = topology_json(*m.topo);
@@ -165,11 +223,35 @@ json results_json(const RunResults& r) {
         }
         mj["facts"] = json::array();
         for (const auto& f : m.facts)
-            mj["facts"].push_back(
-                {{"name", f.name}, {"scenario", f.scenario}, {"value", f.value}, {"numbers", f.numbers}});
+            mj["facts"].push_back({{"name", f.name},
+                                   {"scenario", f.scenario},
+                                   {"value", f.value},
+                                   {"summary", f.summary},
+                                   {"numbers", f.numbers}});
+        if (const ScenarioRun* http = m.scenario("http"); http && m.topo) {
+            auto d = sequence_from_captures(*m.topo, *http, flow_matches(m, *http), kSequenceArrows);
+            json sq{{"scenario", "http"}, {"lifelines", d.lifelines}, {"total", d.total}, {"arrows", json::array()}};
+            for (const auto& a : d.arrows)
+                sq["arrows"].push_back({{"from", d.lifelines[a.from]},
+                                        {"to", d.lifelines[a.to]},
+                                        {"time", a.time},
+                                        {"label", a.label},
+                                        {"inner", a.inner},
+                                        {"points", a.points}});
+            mj["sequence"] = sq;
+        }
         mj["checks"] = json::array();
         for (const auto& c : m.checks) mj["checks"].push_back(check_json(c));
         j["modes"].push_back(mj);
+    }
+    // The facts side by side: one entry per fact, one value per mode.
+    j["comparison"] = json::array();
+    for (const auto& row : fact_rows(r)) {
+        json cj{{"scenario", row.scenario}, {"fact", row.name}, {"modes", json::object()}};
+        for (const auto& m : r.modes)
+            if (const Fact* f = find_fact(m, row))
+                cj["modes"][m.mode] = {{"summary", f->summary}, {"value", f->value}, {"numbers", f->numbers}};
+        j["comparison"].push_back(cj);
     }
     return j;
 }
@@ -327,12 +409,14 @@ std::string topology_svg(const Topology& t) {
 namespace {
 
 const char* kStyle = R"(
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1500px; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: 0.2em; margin-top: 2.2em; }
+h3 { margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 td.mono, .mono { font-family: monospace; }
+td.num { text-align: right; white-space: nowrap; }
 .pass { color: #0a6b0a; font-weight: bold; } .fail { color: #b00; font-weight: bold; }
 .skip { color: #a60; font-weight: bold; }
 tr.failrow { background: #fff0f0; }
@@ -340,10 +424,18 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: 6px; font-size: 12px
       white-space: pre-wrap; word-break: break-all; max-width: 520px; }
 td pre { max-width: 420px; } td pre.cmd { min-width: 300px; } td pre.dump { max-width: 1200px; }
 .diff { color: #b00; } .small { font-size: 12px; color: #555; }
-.badge { display: inline-block; padding: 2px 10px; border-radius: 10px; color: white; font-weight: bold; }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 10px; color: white; font-weight: bold; font-size: 13px; }
 .badge.pass { background: #2a8a2a; color: white; } .badge.fail { background: #c33; color: white; }
 .badge.skip { background: #c80; color: white; }
-svg.topo { border: 1px solid #ddd; background: #fcfcfc; max-width: 100%; height: auto; }
+svg.topo, svg.seq { border: 1px solid #ddd; background: #fcfcfc; max-width: 100%; height: auto; }
+table.compare th.mode { min-width: 150px; } table.compare td { font-size: 12px; }
+table.compare td.yes { background: #eef7ee; } table.compare td.no { background: #fdf3e6; }
+td.cell-pass { background: #eef7ee; } td.cell-fail { background: #fde8e8; }
+table.hops td { font-family: monospace; font-size: 12px; white-space: nowrap; }
+table.hops td.inner { color: #5a2d80; }
+details { margin: 0.4em 0 1em; } summary { cursor: pointer; color: #235; }
+nav.modes a { margin-right: 1.2em; }
+.legend span { display: inline-block; margin-right: 1.5em; font-size: 12px; }
 )";
 
 std::string badge(bool ok, bool skipped = false) {
@@ -351,84 +443,160 @@ std::string badge(bool ok, bool skipped = false) {
     return ok ? "<span class=\"badge pass\">PASS</span>" : "<span class=\"badge fail\">FAIL</span>";
 }
 
-std::string endpoint(const Packet& p, bool src) {
-    std::string s = src ? p.src_ip : p.dst_ip;
-    if (p.has_ports) s += ":" + std::to_string(src ? p.src_port : p.dst_port);
+std::string mode_anchor(const ModeRun& m) { return "mode-" + m.mode; }
+
+// A short verdict for a mode: PASS, FAIL (n failed), SKIPPED.
+std::string verdict(const ModeRun& m) {
+    std::string b = badge(m.passed(), m.skipped());
+    if (!m.skipped() && !m.passed())
+        b += " <span class=\"small\">" + std::to_string(m.failed()) + " of " + std::to_string(m.checks.size()) +
+             " checks failed" + (m.error.empty() ? "" : "; error") + "</span>";
+    return b;
+}
+
+void comparison_section(std::ostringstream& o, const RunResults& r) {
+    o << "<h2 id=\"compare\">The modes side by side</h2>\n";
+    o << "<table class=\"compare\"><tr><th></th>";
+    for (const auto& m : r.modes)
+        o << "<th class=\"mode\"><a href=\"#" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode)
+          << "</a></th>";
+    o << "</tr>\n<tr><th>what the LB does</th>";
+    for (const auto& m : r.modes) o << "<td>" << html_escape(m.summary.empty() ? m.title : m.summary) << "</td>";
+    o << "</tr>\n<tr><th>result</th>";
+    for (const auto& m : r.modes) o << "<td>" << verdict(m) << "</td>";
+    o << "</tr>\n";
+    // The pass/fail matrix: checks passed per scenario.
+    // Every scenario any mode ran, in the order the modes ran them ("-": not in that mode).
+    std::vector<std::string> scenarios;
+    for (const auto& m : r.modes)
+        for (const auto& c : m.checks)
+            if (std::find(scenarios.begin(), scenarios.end(), c.scenario) == scenarios.end())
+                scenarios.push_back(c.scenario);
+    for (const auto& sc : scenarios) {
+        o << "<tr><th>checks: " << html_escape(sc) << "</th>";
+        for (const auto& m : r.modes) {
+            size_t n = 0, ok = 0;
+            for (const auto& c : m.checks)
+                if (c.scenario == sc) {
+                    ++n;
+                    ok += c.passed ? 1 : 0;
+                }
+            if (n == 0 || m.skipped()) {
+                o << "<td>-</td>";
+                continue;
+            }
+            o << "<td class=\"" << (ok == n ? "cell-pass" : "cell-fail") << "\"><a href=\"#"
+              << html_escape(mode_anchor(m) + "-checks") << "\">" << ok << "/" << n << "</a></td>";
+        }
+        o << "</tr>\n";
+    }
+    std::string last;
+    for (const auto& row : fact_rows(r)) {
+        if (row.scenario != last) {
+            o << "<tr><th colspan=\"" << r.modes.size() + 1 << "\" style=\"background:#e8ecf3\">measured in "
+              << html_escape(row.scenario) << "</th></tr>\n";
+            last = row.scenario;
+        }
+        o << "<tr><th>" << html_escape(row.name) << "</th>";
+        for (const auto& m : r.modes) {
+            const Fact* f = find_fact(m, row);
+            if (!f) {
+                o << "<td>-</td>";
+                continue;
+            }
+            std::string sum = f->summary.empty() ? f->value : f->summary;
+            std::string cls = starts_with(sum, "yes") ? " class=\"yes\"" : starts_with(sum, "no") ? " class=\"no\"" : "";
+            o << "<td" << cls << " title=\"" << html_escape(f->value) << "\">" << html_escape(sum) << "</td>";
+        }
+        o << "</tr>\n";
+    }
+    o << "</table>\n<p class=\"small\">Hover a value for how it was measured. Packets and bytes are counted at the "
+         "LB's ports from the captures (IP total length; an IPIP packet counts with its outer header).</p>\n";
+}
+
+std::string proto_cell(const IpView& p) {
+    std::string s = p.protocol_name();
+    if (p.protocol == 6) s += " [" + p.tcp_flags_string() + "]";
+    if (p.is_icmp) {
+        s += " " + std::to_string(p.icmp_type) + "/" + std::to_string(p.icmp_code);
+        if (p.icmp_mtu >= 0) s += " mtu " + std::to_string(p.icmp_mtu);
+    }
     return s;
 }
 
-void mode_section(std::ostringstream& o, const ModeRun& m) {
-    o << "<h2 id=\"mode-" << html_escape(m.mode) << "\">" << html_escape(m.title) << " "
-      << badge(m.passed(), m.skipped()) << "</h2>\n";
-    o << "<p class=\"small\">lab <span class=\"mono\">" << html_escape(m.lab) << "</span>, "
-      << fmt_seconds(m.seconds) << ", " << (m.checks.size() - m.failed()) << "/" << m.checks.size()
-      << " checks passed";
-    if (!m.teardown.empty()) o << "; teardown: " << html_escape(m.teardown);
-    o << "</p>\n";
-    if (m.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(m.skip_reason) << "</p>\n";
-    if (!m.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(m.error) << "</pre>\n";
-
-    if (m.topo) {
-        o << "<h3>Topology</h3>\n" << topology_svg(*m.topo);
-        o << "<table><tr><th>node</th><th>role</th><th>interface</th><th>netdev (namespace)</th>"
-             "<th>segment</th><th>address</th><th>MAC</th></tr>\n";
-        for (const auto& n : m.topo->nodes)
-            for (const auto& i : n.ifaces)
-                o << "<tr><td>" << html_escape(n.name) << "</td><td>" << html_escape(n.role)
-                  << "</td><td>" << html_escape(i.name) << "</td><td class=\"mono\">"
-                  << html_escape(i.dev + " (" + i.netns + ")") << "</td><td>" << html_escape(i.segment)
-                  << "</td><td class=\"mono\">" << html_escape(i.address) << "</td><td class=\"mono\">"
-                  << html_escape(i.mac) << "</td></tr>\n";
-        o << "</table>\n<p class=\"small\">VIP <span class=\"mono\">" << html_escape(m.topo->vip)
-          << "</span></p>\n";
-    }
-
-    o << "<h3>Hop by hop (first packet of each hop, from the captures)</h3>\n";
-    o << "<table><tr><th>scenario</th><th>hop</th><th>captured at</th><th>src MAC</th><th>dst MAC</th>"
-         "<th>src</th><th>dst</th><th>proto</th><th>TTL</th><th>checksums</th><th>check</th></tr>\n";
-    for (const auto* c : hop_rows(m)) {
-        o << "<tr" << (c->passed ? "" : " class=\"failrow\"") << "><td>" << html_escape(c->scenario)
-          << "</td><td>" << html_escape(c->hop) << "</td>";
+void hop_table(std::ostringstream& o, const ModeRun& m, const std::vector<const CheckResult*>& rows) {
+    o << "<table class=\"hops\"><tr><th>scenario</th><th>hop</th><th>captured at</th><th>src MAC</th>"
+         "<th>dst MAC</th><th>src</th><th>dst</th><th>proto</th><th>DSCP</th><th>TTL</th><th>len</th>"
+         "<th>inner packet (IPIP)</th><th>checksums</th><th>check</th></tr>\n";
+    for (const auto* c : rows) {
+        o << "<tr" << (c->passed ? "" : " class=\"failrow\"") << "><td>" << html_escape(c->scenario) << "</td><td>"
+          << html_escape(c->hop) << "</td>";
         if (c->packet) {
             const Packet& p = *c->packet;
-            o << "<td class=\"mono\">" << html_escape(c->packet_point) << "</td><td class=\"mono\">"
-              << html_escape(p.src_mac) << "</td><td class=\"mono\">" << html_escape(p.dst_mac)
-              << "</td><td class=\"mono\">" << html_escape(endpoint(p, true))
-              << "</td><td class=\"mono\">" << html_escape(endpoint(p, false)) << "</td><td>"
-              << html_escape(p.protocol_name() +
-                             (p.protocol == 6 ? " [" + p.tcp_flags_string() + "]" : "") +
-                             (p.is_icmp ? " type " + std::to_string(p.icmp_type) : ""))
-              << "</td><td>" << p.ttl << "</td><td>"
+            o << "<td>" << html_escape(c->packet_point) << "</td><td>" << html_escape(p.src_mac) << "</td><td>"
+              << html_escape(p.dst_mac) << "</td><td>" << html_escape(p.source()) << "</td><td>"
+              << html_escape(p.destination()) << "</td><td>" << html_escape(proto_cell(p)) << "</td><td>" << p.dscp
+              << "</td><td>" << p.ttl << "</td><td>" << p.ip_total_length << "</td><td class=\"inner\">";
+            if (p.inner)
+                o << html_escape(p.inner->source() + " → " + p.inner->destination() + " " + proto_cell(*p.inner) +
+                                 " ttl " + std::to_string(p.inner->ttl) + " dscp " + std::to_string(p.inner->dscp));
+            o << "</td><td>"
               << (p.checksums.valid() ? "<span class=\"pass\">ok</span>"
                                       : "<span class=\"fail\">" + html_escape(p.checksums.describe()) + "</span>")
               << "</td>";
         } else {
-            o << "<td class=\"mono\">" << html_escape(c->points) << "</td><td colspan=\"7\" class=\"fail\">"
+            o << "<td>" << html_escape(c->points) << "</td><td colspan=\"10\" class=\"fail\">"
               << html_escape(c->error.empty() ? "no packet" : c->error) << "</td>";
         }
         o << "<td><a href=\"#check-" << html_escape(c->name) << "\">"
-          << (c->passed ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">fail</span>")
-          << "</a></td></tr>\n";
+          << (c->passed ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">fail</span>") << "</a></td></tr>\n";
     }
     o << "</table>\n";
+}
 
-    o << "<h3>Facts</h3>\n<table><tr><th>fact</th><th>scenario</th><th>value</th></tr>\n";
-    for (const auto& f : m.facts)
-        o << "<tr><td>" << html_escape(f.name) << "</td><td>" << html_escape(f.scenario)
-          << "</td><td>" << html_escape(f.value) << "</td></tr>\n";
-    if (m.facts.empty()) o << "<tr><td colspan=\"3\">none measured</td></tr>\n";
+void checks_table(std::ostringstream& o, const ModeRun& m) {
+    o << "<h3 id=\"" << html_escape(mode_anchor(m) + "-checks") << "\">Checks (" << (m.checks.size() - m.failed())
+      << "/" << m.checks.size() << " passed)</h3>\n";
+    o << "<table><tr><th>check</th><th>scenario</th><th>hop</th><th>kind</th><th>where</th><th>result</th></tr>\n";
+    for (const auto& c : m.checks) {
+        o << "<tr id=\"check-" << html_escape(c.name) << "\"" << (c.passed ? "" : " class=\"failrow\"")
+          << "><td><b class=\"mono\">" << html_escape(c.name) << "</b><br><span class=\"small\">"
+          << html_escape(c.description) << "</span></td><td>" << html_escape(c.scenario) << "</td><td>"
+          << html_escape(c.hop) << "</td><td>" << to_string(c.kind) << "</td><td class=\"mono\">"
+          << html_escape(c.points) << (c.selector.empty() ? "" : "<br>" + html_escape(c.selector)) << "</td><td>"
+          << (c.passed ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>") << "</td></tr>\n";
+        if (!c.passed) {
+            // The details get a full-width row of their own.
+            o << "<tr class=\"failrow\"><td colspan=\"6\">";
+            if (!c.error.empty()) o << "<div class=\"fail\">" << html_escape(c.error) << "</div>";
+            if (!c.fields.empty()) {
+                o << "<table><tr><th>field</th><th>expected</th><th>actual</th></tr>";
+                for (const auto& f : c.fields)
+                    o << "<tr" << (f.ok ? "" : " class=\"failrow\"") << "><td>" << html_escape(f.name)
+                      << "</td><td class=\"mono\">" << html_escape(f.expected) << "</td><td class=\"mono"
+                      << (f.ok ? "" : " diff") << "\">" << html_escape(f.actual) << "</td></tr>";
+                o << "</table>";
+            }
+            if (c.packet)
+                o << "<div class=\"small\">packet #" << c.packet->index << " at " << html_escape(c.packet_point)
+                  << ":</div><pre class=\"dump\">" << html_escape(c.packet->summary() + "\n" + c.packet->hexdump())
+                  << "</pre>";
+            o << "</td></tr>\n";
+        }
+    }
     o << "</table>\n";
+}
 
-    o << "<h3>Scenarios</h3>\n<table><tr><th>scenario</th><th>result</th><th>what ran</th>"
-         "<th>answer</th><th>captures</th></tr>\n";
+void scenarios_table(std::ostringstream& o, const ModeRun& m) {
+    o << "<h3>Scenarios and captures</h3>\n<table><tr><th>scenario</th><th>result</th><th>what ran</th>"
+         "<th>answer</th><th>pcaps (packets)</th></tr>\n";
     for (const auto& s : m.scenarios) {
         o << "<tr" << (s.outcome.ok ? "" : " class=\"failrow\"") << "><td><b>" << html_escape(s.name)
           << "</b><br><span class=\"small\">" << html_escape(s.title) << "<br>" << fmt_seconds(s.seconds)
           << "</span></td><td>"
           << (s.outcome.ok ? "<span class=\"pass\">ok</span>"
                            : "<span class=\"fail\">failed</span><br>" + html_escape(s.outcome.error))
-          << "</td><td><pre class=\"cmd\">" << html_escape(join(s.outcome.commands, "\n"))
-          << "</pre></td><td><pre>"
+          << "</td><td><pre class=\"cmd\">" << html_escape(join(s.outcome.commands, "\n")) << "</pre></td><td><pre>"
           << html_escape(s.outcome.output) << "</pre>";
         std::vector<std::string> vals;
         for (const auto& [k, v] : s.outcome.values) vals.push_back(k + " = " + v);
@@ -445,37 +613,75 @@ void mode_section(std::ostringstream& o, const ModeRun& m) {
         o << "</td></tr>\n";
     }
     o << "</table>\n";
+}
 
-    o << "<h3>Checks</h3>\n<table><tr><th>check</th><th>scenario</th><th>hop</th><th>kind</th>"
-         "<th>where</th><th>result</th></tr>\n";
-    for (const auto& c : m.checks) {
-        o << "<tr id=\"check-" << html_escape(c.name) << "\"" << (c.passed ? "" : " class=\"failrow\"")
-          << "><td><b class=\"mono\">" << html_escape(c.name) << "</b><br><span class=\"small\">"
-          << html_escape(c.description) << "</span></td><td>" << html_escape(c.scenario) << "</td><td>"
-          << html_escape(c.hop) << "</td><td>" << to_string(c.kind) << "</td><td class=\"mono\">"
-          << html_escape(c.points) << (c.selector.empty() ? "" : "<br>" + html_escape(c.selector))
-          << "</td><td>" << (c.passed ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>")
-          << "</td></tr>\n";
-        if (!c.passed) {
-            // The details get a full-width row of their own.
-            o << "<tr class=\"failrow\"><td colspan=\"6\">";
-            if (!c.error.empty()) o << "<div class=\"fail\">" << html_escape(c.error) << "</div>";
-            if (!c.fields.empty()) {
-                o << "<table><tr><th>field</th><th>expected</th><th>actual</th></tr>";
-                for (const auto& f : c.fields)
-                    o << "<tr" << (f.ok ? "" : " class=\"failrow\"") << "><td>" << html_escape(f.name)
-                      << "</td><td class=\"mono\">" << html_escape(f.expected) << "</td><td class=\"mono"
-                      << (f.ok ? "" : " diff") << "\">" << html_escape(f.actual) << "</td></tr>";
-                o << "</table>";
-            }
-            if (c.packet)
-                o << "<div class=\"small\">packet #" << c.packet->index << " at "
-                  << html_escape(c.packet_point) << ":</div><pre class=\"dump\">"
-                  << html_escape(c.packet->summary() + "\n" + c.packet->hexdump()) << "</pre>";
-            o << "</td></tr>\n";
+void mode_section(std::ostringstream& o, const ModeRun& m) {
+    o << "<h2 id=\"" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode) << ": " << html_escape(m.title)
+      << " " << badge(m.passed(), m.skipped()) << "</h2>\n";
+    if (!m.summary.empty()) o << "<p>" << html_escape(m.summary) << ".</p>\n";
+    o << "<p class=\"small\">lab <span class=\"mono\">" << html_escape(m.lab) << "</span>, " << fmt_seconds(m.seconds)
+      << ", " << (m.checks.size() - m.failed()) << "/" << m.checks.size() << " checks passed";
+    if (!m.teardown.empty()) o << "; teardown: " << html_escape(m.teardown);
+    o << "</p>\n";
+    if (m.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(m.skip_reason) << "</p>\n";
+    if (!m.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(m.error) << "</pre>\n";
+
+    if (m.topo) {
+        o << "<h3>Topology</h3>\n" << topology_svg(*m.topo);
+        o << "<details><summary>addresses and MACs of every interface</summary>\n"
+             "<table><tr><th>node</th><th>role</th><th>interface</th><th>netdev (namespace)</th>"
+             "<th>segment</th><th>address</th><th>MAC</th></tr>\n";
+        for (const auto& n : m.topo->nodes)
+            for (const auto& i : n.ifaces)
+                o << "<tr><td>" << html_escape(n.name) << "</td><td>" << html_escape(n.role) << "</td><td>"
+                  << html_escape(i.name) << "</td><td class=\"mono\">" << html_escape(i.dev + " (" + i.netns + ")")
+                  << "</td><td>" << html_escape(i.segment) << "</td><td class=\"mono\">" << html_escape(i.address)
+                  << "</td><td class=\"mono\">" << html_escape(i.mac) << "</td></tr>\n";
+        o << "</table></details>\n";
+        std::string extra = "VIP " + m.topo->vip;
+        if (!m.topo->proxy_ip.empty()) extra += ", proxy address (PIP) " + m.topo->proxy_ip;
+        if (m.topo->dscp >= 0) extra += ", DSCP code " + std::to_string(m.topo->dscp);
+        for (const auto& n : m.topo->nodes)
+            if (!n.decap.empty()) extra += ", " + n.name + " decapsulates with " + (n.decap == "user" ? "lab_decap" : "the kernel's ipip");
+        o << "<p class=\"small mono\">" << html_escape(extra) << "</p>\n";
+    }
+
+    // The hop table: http in full, the other scenarios folded.
+    std::vector<const CheckResult*> http_rows, other_rows;
+    for (const auto* c : hop_rows(m)) (c->scenario == "http" ? http_rows : other_rows).push_back(c);
+    o << "<h3>Hop by hop: the first packet of each hop, as captured</h3>\n";
+    hop_table(o, m, http_rows);
+    if (!other_rows.empty()) {
+        o << "<details><summary>the other scenarios (udp, icmp, download, upload): " << other_rows.size()
+          << " hops</summary>\n";
+        hop_table(o, m, other_rows);
+        o << "</details>\n";
+    }
+
+    if (const ScenarioRun* http = m.scenario("http"); http && m.topo) {
+        auto d = sequence_from_captures(*m.topo, *http, flow_matches(m, *http), kSequenceArrows);
+        o << "<h3>Sequence: the first packets of the http scenario</h3>\n";
+        if (d.arrows.empty()) {
+            o << "<p class=\"small\">no packet of the flow was captured</p>\n";
+        } else {
+            o << "<p class=\"small legend\"><span style=\"color:#1f5fa8\">&#9632; toward the service</span>"
+                 "<span style=\"color:#2a7a2a\">&#9632; back to the client</span>"
+                 "<span style=\"color:#7a3ea1\">&#9632; encapsulated (IPIP)</span>"
+                 "one arrow per frame per link, in capture-time order (the first "
+              << d.arrows.size() << " of " << d.total << "); hover an arrow for where it was captured</p>\n";
+            o << sequence_svg(d, "seq-" + m.mode);
         }
     }
+
+    o << "<h3>Facts</h3>\n<table><tr><th>fact</th><th>scenario</th><th>value</th></tr>\n";
+    for (const auto& f : m.facts)
+        o << "<tr><td>" << html_escape(f.name) << "</td><td>" << html_escape(f.scenario) << "</td><td>"
+          << html_escape(f.value) << "</td></tr>\n";
+    if (m.facts.empty()) o << "<tr><td colspan=\"3\">none measured</td></tr>\n";
     o << "</table>\n";
+
+    scenarios_table(o, m);
+    checks_table(o, m);
 }
 
 }  // namespace
@@ -483,21 +689,19 @@ void mode_section(std::ostringstream& o, const ModeRun& m) {
 std::string html_report(const RunResults& r) {
     std::ostringstream o;
     o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-         "<title>lblab conformance report</title>\n<style>"
+         "<title>lblab: L4 load balancer modes compared</title>\n<style>"
       << kStyle << "</style></head><body>\n";
-    o << "<h1>lblab: L4 load balancer conformance " << badge(r.passed()) << "</h1>\n";
-    o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds)
-      << "; " << (r.total_checks() - r.failed_checks()) << " of " << r.total_checks()
-      << " checks passed. Every packet below was captured with tcpdump at the named interface; "
-         "checksums are recomputed independently of the engine. Machine-readable: "
-         "<a href=\"results.json\">results.json</a>, <a href=\"junit.xml\">junit.xml</a>.</p>\n";
-    o << "<table><tr><th>mode</th><th>result</th><th>checks passed</th><th>lab</th></tr>\n";
+    o << "<h1>lblab: L4 load balancer modes compared " << badge(r.passed()) << "</h1>\n";
+    o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds) << "; "
+      << (r.total_checks() - r.failed_checks()) << " of " << r.total_checks()
+      << " checks passed. Every mode ran in a fresh lab of network namespaces; every packet below was captured "
+         "with tcpdump at the named interface, and its checksums were recomputed independently of the engine. "
+         "Machine-readable: <a href=\"results.json\">results.json</a>, <a href=\"junit.xml\">junit.xml</a>.</p>\n";
+    o << "<nav class=\"modes\">";
     for (const auto& m : r.modes)
-        o << "<tr><td><a href=\"#mode-" << html_escape(m.mode) << "\">" << html_escape(m.title)
-          << "</a></td><td>" << badge(m.passed(), m.skipped()) << "</td><td>"
-          << (m.checks.size() - m.failed()) << "/" << m.checks.size() << "</td><td class=\"mono\">"
-          << html_escape(m.lab) << "</td></tr>\n";
-    o << "</table>\n";
+        o << "<a href=\"#" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode) << "</a>";
+    o << "</nav>\n";
+    comparison_section(o, r);
     for (const auto& m : r.modes) mode_section(o, m);
     o << "</body></html>\n";
     return o.str();

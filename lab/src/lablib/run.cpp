@@ -146,6 +146,7 @@ ScenarioRun run_scenario(const Paths& paths, const ModeSpec& mode, const Scenari
     std::vector<std::string> ids;
     for (const auto& p : points) ids.push_back(p.id());
     sr.captures = CaptureSet::load(dir.string(), ids);
+    if (mode.derive) mode.derive(topo, sr, sr.outcome.values);
     sr.vars = scenario_vars(topo, client, sr.outcome);
     if (!sr.vars.count("server")) {
         auto s = server_from_captures(topo, sr.captures, sr.vars);
@@ -191,6 +192,7 @@ ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt
     ModeRun mr;
     mr.mode = mode.name;
     mr.title = mode.title;
+    mr.summary = mode.summary;
     mr.lab = opt.name.empty() ? unique_lab_name(paths, "r") : opt.name;
     fs::create_directories(opt.out);
     try {
@@ -229,7 +231,7 @@ ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt
         mr.error = e.what();
     }
     evaluate_checks(mode, mr, opt);
-    if (mr.topo) mr.facts = mode.facts(*mr.topo, mr.scenarios);
+    if (mr.topo) mr.facts = standard_facts(*mr.topo, mr.scenarios, mode.facts);
     mr.seconds = since(t0);
     return mr;
 }

@@ -28,6 +28,7 @@ struct RunOptions {
 struct ModeRun {
     std::string mode;
     std::string title;
+    std::string summary;         // what the LB does to a packet (ModeSpec::summary)
     std::string lab;             // the lab's name
     std::string error;           // why the mode could not run to the end
     std::string skip_reason;     // set when the environment cannot run a lab

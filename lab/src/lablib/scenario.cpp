@@ -37,6 +37,9 @@ Vars scenario_vars(const Topology& topo, const Node& client, const ScenarioOutco
         }
     }
     v["vip"] = topo.vip;
+    v["mode"] = topo.mode;
+    if (!topo.proxy_ip.empty()) v["proxy_ip"] = topo.proxy_ip;
+    if (topo.dscp >= 0) v["dscp"] = std::to_string(topo.dscp);
     v["client"] = client.name;
     if (!client.ifaces.empty()) v["cip"] = client.ifaces.front().ip();
     for (const auto& [k, val] : out.values) v[k] = val;
@@ -59,8 +62,9 @@ std::string server_from_captures(const Topology& topo, const CaptureSet& caps, c
             auto it = caps.packets.find(n->name + "." + i.name);
             if (it == caps.packets.end()) continue;
             for (const auto& p : it->second) {
-                if (p.is_ipv4 && p.has_ports && p.src_ip == cip->second &&
-                    std::to_string(p.src_port) == cport->second)
+                if (!p.is_ipv4) continue;
+                const IpView& v = p.innermost();  // a tunnelled flow counts too
+                if (v.has_ports && v.src_ip == cip->second && std::to_string(v.src_port) == cport->second)
                     return n->name;
             }
         }

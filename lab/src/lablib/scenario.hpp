@@ -44,12 +44,13 @@ struct ScenarioSpec {
 };
 
 // Vars for a scenario's checks: from the topology, <node>.<iface>.mac / .ip / .net for
-// every interface, vip, cip (the client's address) and client; then every outcome
-// value; then, once `server` is known, rip / rmac (that server's eth0 address and MAC).
+// every interface, vip, mode, proxy_ip and dscp (when the topology has them), cip (the
+// client's address) and client; then every outcome value; then, once `server` is known,
+// rip / rmac (that server's eth0 address and MAC).
 Vars scenario_vars(const Topology& topo, const Node& client, const ScenarioOutcome& out);
 
 // When the client's answer did not name the server (a download), the server whose
-// capture holds the client's flow (cip:cport): its name, or "".
+// capture holds the client's flow (cip:cport, also inside IPIP): its name, or "".
 std::string server_from_captures(const Topology& topo, const CaptureSet& caps, const Vars& vars);
 
 // Helpers for scenario implementations.
@@ -85,7 +86,7 @@ namespace lab {
 // The client scenarios every mode runs (client1 → VIP), with the Outcome values each
 // sets. http: server, seen_ip, seen_port, cport, http_code.
 ScenarioSpec http_scenario();
-// udp: server, seen_ip, seen_port, cport (= seen_port), echo.
+// udp: server, seen_ip, seen_port, cport (the source port it sends from), echo.
 ScenarioSpec udp_scenario();
 // icmp: transmitted, received.
 ScenarioSpec icmp_scenario();
@@ -95,5 +96,15 @@ ScenarioSpec download_scenario(uint64_t bytes = 10u << 20);
 // upload: 10 MiB POST /upload; cport, http_code, server, upload_length,
 // upload_sha256, file_length, file_sha256.
 ScenarioSpec upload_scenario(uint64_t bytes = 10u << 20);
+
+// ICMP errors about a flow (the modes that translate them: inline, proxy).
+// unreachable: one datagram to VIP:9, where no server listens; the server's port
+// unreachable must come back translated, so client1's connected socket reports
+// ECONNREFUSED. Values: cport, refused ("yes" | "no").
+ScenarioSpec unreachable_scenario();
+// client-gone: one datagram to VIP:80 from a port no socket holds (a raw socket); the
+// echo finds the port closed and client1's kernel answers it with port unreachable, which the LB must
+// pass to the server translated. Values: cport.
+ScenarioSpec client_gone_scenario();
 
 }  // namespace lab

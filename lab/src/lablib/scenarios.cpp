@@ -4,6 +4,8 @@
 #include "lablib/scenario.hpp"
 #include "lablib/util.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <regex>
 
@@ -80,11 +82,17 @@ ScenarioSpec http_scenario() {
 ScenarioSpec udp_scenario() {
     ScenarioSpec s;
     s.name = "udp";
-    s.title = "UDP echo from client1 (lab_client udp VIP 80 --message hello)";
+    s.title = "UDP echo from client1 (lab_client udp VIP 80 --message hello, from a chosen source port)";
     s.run = [](const ScenarioContext& c) {
         ScenarioOutcome out;
         auto client = c.paths.tool("lab_client").string();
-        auto r = client_run(c, out, {client, "udp", c.topo.vip, "80", "--message", "hello"}, kShort);
+        // The client's port is chosen here, so the checks know it even when the server
+        // sees another one (proxy).
+        std::string cport = std::to_string(33000 + ::getpid() % 2000);
+        out.values["cport"] = cport;
+        auto r = client_run(c, out,
+                            {client, "udp", c.topo.vip, "80", "--message", "hello", "--source-port", cport},
+                            kShort);
         out.output = bounded(trim(r.out));
         out.values["exit_code"] = std::to_string(r.exit_code);
         if (!r.ok()) {
@@ -94,7 +102,6 @@ ScenarioSpec udp_scenario() {
         for (const auto& line : split(trim(r.out), '\n')) {
             std::string rest;
             if (parse_server_answer(line, out.values, &rest)) {
-                out.values["cport"] = out.values["seen_port"];
                 out.values["echo"] = rest;
                 out.ok = rest == "hello";
                 if (!out.ok) out.error = "the echo carries '" + rest + "', not 'hello'";
@@ -102,6 +109,55 @@ ScenarioSpec udp_scenario() {
             }
         }
         out.error = "no `serverN IP:PORT hello` line in the answer: " + bounded(r.out, 200);
+        return out;
+    };
+    return s;
+}
+
+ScenarioSpec unreachable_scenario() {
+    ScenarioSpec s;
+    s.name = "unreachable";
+    s.title = "UDP to VIP:9, where no server listens: the server's ICMP port unreachable must reach client1 "
+              "translated (lab_client udp VIP 9: its connected socket reports ECONNREFUSED)";
+    s.run = [](const ScenarioContext& c) {
+        ScenarioOutcome out;
+        auto client = c.paths.tool("lab_client").string();
+        std::string cport = std::to_string(35000 + ::getpid() % 2000);
+        out.values["cport"] = cport;
+        auto r = client_run(c, out,
+                            {client, "udp", c.topo.vip, "9", "--message", "anyone?", "--source-port", cport,
+                             "--timeout-ms", "3000"},
+                            kShort);
+        out.output = bounded(trim(r.out + "\n" + r.err));
+        out.values["exit_code"] = std::to_string(r.exit_code);
+        const bool refused = (r.out + r.err).find("Connection refused") != std::string::npos;
+        out.values["refused"] = refused ? "yes" : "no";
+        out.ok = r.exit_code == 1 && refused;
+        if (!out.ok)
+            out.error = r.ok() ? "something answered on VIP:9" : "no ECONNREFUSED: " + fail_text(r);
+        return out;
+    };
+    return s;
+}
+
+ScenarioSpec client_gone_scenario() {
+    ScenarioSpec s;
+    s.name = "client-gone";
+    s.title = "UDP to VIP:80 from a port no socket holds (lab_client udp --from-closed-port): client1's "
+              "ICMP port unreachable about the echo must reach the server translated";
+    s.run = [](const ScenarioContext& c) {
+        ScenarioOutcome out;
+        auto client = c.paths.tool("lab_client").string();
+        std::string cport = std::to_string(37000 + ::getpid() % 2000);
+        out.values["cport"] = cport;
+        auto r = client_run(c, out,
+                            {client, "udp", c.topo.vip, "80", "--message", "bye", "--source-port", cport,
+                             "--from-closed-port"},
+                            kShort);
+        out.output = bounded(trim(r.out + "\n" + r.err));
+        out.values["exit_code"] = std::to_string(r.exit_code);
+        out.ok = r.ok();
+        if (!out.ok) out.error = fail_text(r);
         return out;
     };
     return s;

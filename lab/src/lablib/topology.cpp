@@ -53,6 +53,10 @@ Topology Topology::parse(const std::string& text, const std::string& source) {
     t.switch_netns = get_str(root, "switch_netns", "the top level", source, false);
     t.vip = get_str(root, "vip", "the top level", source, false);
     t.servers = static_cast<int>(root["servers"].value<int64_t>().value_or(0));
+    t.dscp = static_cast<int>(root["dscp"].value<int64_t>().value_or(-1));
+    if (root.contains("dscp") && (t.dscp < 0 || t.dscp > 63))
+        throw Error(where(*root.get("dscp"), source) + ": 'dscp' must be an integer 0..63");
+    t.proxy_ip = get_str(root, "proxy_ip", "the top level", source, false);
     auto* nodes = root["nodes"].as_array();
     if (!nodes) throw Error(source + ": no [[nodes]]");
     for (auto& nn : *nodes) {
@@ -65,6 +69,10 @@ Topology Topology::parse(const std::string& text, const std::string& source) {
         node.netns = get_str(*nt, "netns", ctx, source, false);
         node.config = get_str(*nt, "config", ctx, source, false);
         node.control_socket = get_str(*nt, "control_socket", ctx, source, false);
+        node.decap = get_str(*nt, "decap", ctx, source, false);
+        if (!node.decap.empty() && node.decap != "kernel" && node.decap != "user")
+            throw Error(where(nn, source) + ": " + ctx + ": decap must be \"kernel\", \"user\" or \"\", not \"" +
+                        node.decap + "\"");
         if (auto* ifs = (*nt)["ifaces"].as_array()) {
             for (auto& in : *ifs) {
                 auto* it = in.as_table();

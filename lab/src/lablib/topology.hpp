@@ -26,6 +26,7 @@ struct Node {
     std::string netns;
     std::string config;          // lb only: the engine's config file
     std::string control_socket;  // lb only
+    std::string decap;           // server, dsr-l3-tunnel: "kernel" | "user" (lab_decap) | ""
     std::vector<Iface> ifaces;
     const Iface* iface(const std::string& name) const;
 };
@@ -46,6 +47,8 @@ struct Topology {
     std::string switch_netns;
     std::string vip;
     int servers = 0;
+    int dscp = -1;         // dsr-l3-dscp: the code that marks the VIP (-1: none)
+    std::string proxy_ip;  // proxy: the LB's source address toward the servers
     std::vector<Node> nodes;
 
     // Throws Error naming the file and the key when something required is missing.
