@@ -51,19 +51,54 @@ std::string ask(const std::string& path, const std::string& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lbctl: inspect and control a running lbd"};
+  CLI::App app{"lbctl: inspect and control a running lbd (changes apply at once, without a restart)"};
   const char* env = std::getenv("LBD_SOCKET");
   std::string socket = env ? env : "/run/lblab/lab/lb-a.sock";
   app.add_option("-s,--socket", socket, "lbd's control socket (env LBD_SOCKET)")->capture_default_str();
   app.require_subcommand(1);
   bool json = false;
-  auto* stats = app.add_subcommand("stats", "packet, byte and drop counters, per port, reason and backend");
-  stats->add_flag("--json", json, "machine-readable output");
-  auto* flows = app.add_subcommand("flows", "the connection table");
-  flows->add_flag("--json", json, "machine-readable output");
+  std::string vip, backend, value, weight, group;
+  auto with_json = [&](const char* name, const char* what) {
+    app.add_subcommand(name, what)->add_flag("--json", json, "machine-readable output");
+  };
+  with_json("stats", "packet, byte and drop counters, per port, reason and backend");
+  with_json("flows", "the connection table");
+  with_json("backends", "per VIP: algorithm; per backend: weight, group, state, live flows, measured RTT");
+  auto with_vip = [&](CLI::App* c) {
+    c->add_option("--vip", vip, "only this VIP (default: every VIP that has the backend)");
+    return c;
+  };
+  auto backend_cmd = [&](const char* name, const char* what) {
+    auto* c = with_vip(app.add_subcommand(name, what));
+    c->add_option("BACKEND", backend, "ip:port")->required();
+    return c;
+  };
+  backend_cmd("weight", "set a backend's weight (0 drains it)")->add_option("W", value, "0..1000000")->required();
+  backend_cmd("drain", "weight 0: no new flows, live ones continue");
+  backend_cmd("remove", "take a backend out: no new flows, live ones continue");
+  backend_cmd("group", "set a backend's priority group (1 = most preferred)")->add_option("G", value, "1..255")->required();
+  auto* add = backend_cmd("add", "add a backend");
+  add->add_option("--weight", weight, "0..1000000 (default 1)");
+  add->add_option("--group", group, "1..255 (default 1)");
+  with_vip(app.add_subcommand("algo", "switch the scheduling algorithm"))
+      ->add_option("NAME", value, "rr wrr lc wlc rtt priority sh maglev")
+      ->required();
+  with_vip(app.add_subcommand("min-active", "priority: usable members the serving groups need"))
+      ->add_option("N", value, "1..1024")
+      ->required();
   CLI11_PARSE(app, argc, argv);
 
-  std::string cmd = app.get_subcommands().front()->get_name() + (json ? " json" : "");
+  // The control socket's line protocol (lb/control/admin.hpp): the same words.
+  std::string cmd = app.get_subcommands().front()->get_name();
+  for (const std::string* w : {&backend, &value}) if (!w->empty()) cmd += " " + *w;
+  if (!weight.empty()) cmd += " --weight " + weight;
+  if (!group.empty()) cmd += " --group " + group;
+  if (!vip.empty()) cmd += " --vip " + vip;
+  if (json) cmd += " json";
+  if (cmd.find('\n') != std::string::npos) {
+    std::cerr << "lbctl: an argument holds a newline\n";
+    return 2;
+  }
   try {
     std::string reply = ask(socket, cmd);
     std::cout << reply;

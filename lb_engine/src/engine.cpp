@@ -9,6 +9,7 @@
 #include <cstring>
 #include <future>
 
+#include "lb/hash.hpp"
 #include "lb/log.hpp"
 #include "lb/packet/checksum.hpp"
 
@@ -34,6 +35,36 @@ const char* to_string(Drop d) {
   static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(Drop::count_));
   return names[static_cast<size_t>(d)];
 }
+
+namespace {
+
+uint32_t hash_flow(const FlowKey& k) {
+  return mix32(k.saddr ^ mix32(k.daddr ^ mix32((uint32_t{k.sport} << 16 | k.dport) ^ (uint32_t{k.proto} << 24))));
+}
+
+uint32_t now_us() {
+  using namespace std::chrono;
+  return static_cast<uint32_t>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+SchedBackend sched_backend(const BackendConfig& b) {
+  SchedBackend s;
+  s.key = mix32(b.address.v4_net() ^ mix32(b.port));
+  s.weight = b.weight;
+  s.group = b.group;
+  return s;
+}
+
+size_t l4_payload(const Parsed& p) {
+  if (p.udp) return p.l4_len > sizeof(UdpHdr) ? p.l4_len - sizeof(UdpHdr) : 0;
+  if (!p.tcp) return 0;
+  const size_t hl = p.tcp->header_len();
+  return p.l4_len > hl ? p.l4_len - hl : 0;
+}
+
+enum : uint8_t { kSynMarked = 1, kSynAcked = 2, kRequestMarked = 4, kResponseSeen = 8 };
+
+}  // namespace
 
 uint64_t Engine::now_ms() {
   using namespace std::chrono;
@@ -61,14 +92,24 @@ Engine::Engine(const Config& cfg, PacketIo& io)
     Vip v;
     v.cfg = vc;
     v.pip = vc.mode == Mode::proxy ? vc.proxy_ip.v4_net() : 0;
+    v.backends.reserve(kMaxBackendsPerVip);  // runtime `add` never moves a Backend
+    v.sched_in.reserve(kMaxBackendsPerVip);
     for (auto& bc : vc.backends) {
       Backend b;
       b.cfg = bc;
       v.backends.push_back(std::move(b));
-      v.usable.push_back(bc.weight > 0);
+      v.sched_in.push_back(sched_backend(bc));
+    }
+    v.sched = Scheduler(SchedOptions{vc.algorithm, vc.min_active, vc.maglev_table_size});
+    v.sched.update(v.sched_in);
+    if (vc.persistence_timeout) {
+      v.persist = std::make_unique<PersistTable>(std::max<uint32_t>(1024, cfg_.max_flows / 4), vc.persistence_timeout * 1000);
+      const uint8_t len = vc.persistence_netmask;
+      v.persist_mask = htonl(len == 0 ? 0u : ~0u << (32 - len));
     }
     vips_.push_back(std::move(v));
   }
+  marks_.resize(flows_.capacity());
   auto& t = cfg_.timeouts;
   timeouts_ = FlowTimeouts{t.tcp_syn * 1000ull, t.tcp_established * 1000ull, t.tcp_fin * 1000ull,
                            t.tcp_close * 1000ull, t.udp * 1000ull};
@@ -337,10 +378,24 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
 
 uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   Vip& v = vips_[vi];
-  const int bi = v.rr.pick(v.usable);
+  // Persistence first: a client seen within the timeout goes back to its server, while
+  // that server still takes new flows.
+  int bi = -1;
+  const uint32_t masked = key.saddr & v.persist_mask;
+  if (v.persist) {
+    const int r = v.persist->lookup(masked, now);
+    if (r >= 0 && static_cast<size_t>(r) < v.sched_in.size() && v.sched_in[r].takes_new_flows()) bi = r;
+  }
+  if (bi < 0) bi = v.sched.pick(v.sched_in, mix32(key.saddr), hash_flow(key));
   if (bi < 0) return stats_.drop(Drop::no_backend), FlowTable::kNone;
+  if (v.persist) v.persist->record(masked, bi, now);
   const Backend& b = v.backends[bi];
-  if (flows_.size() >= flows_.capacity()) return stats_.drop(Drop::flow_table_full), FlowTable::kNone;
+  if (flows_.size() >= flows_.capacity()) {  // full: the least recently used flow makes room
+    const uint32_t victim = flows_.oldest();
+    if (victim == FlowTable::kNone) return stats_.drop(Drop::flow_table_full), FlowTable::kNone;
+    release_flow(victim);
+    bump(stats_.flows_evicted);
+  }
   uint32_t id = FlowTable::kNone;
   switch (v.cfg.mode) {
     case Mode::inline_nat: {
@@ -366,11 +421,71 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   FlowEntry& e = flows_.at(id);
   e.vip = static_cast<uint16_t>(vi);
   e.backend = static_cast<uint16_t>(bi);
+  marks_[id] = FlowMarks{};
   bump(stats_.flows_created);
   stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
   bump(b.stats->flows_total);
   b.stats->flows_active.store(b.stats->flows_active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  ++v.sched_in[bi].other;  // a new flow is not established yet
   return id;
+}
+
+// The connection counts least-connections reads: established flows apart from the rest
+// (SYN, FIN, closed, and UDP), as IPVS counts active and inactive connections.
+void Engine::count_state(const FlowEntry& e, TcpState from, TcpState to) {
+  const bool was = from == TcpState::established, is = to == TcpState::established;
+  if (was == is) return;
+  SchedBackend& sb = vips_[e.vip].sched_in[e.backend];
+  if (is) {
+    if (sb.other) --sb.other;
+    ++sb.established;
+  } else {
+    if (sb.established) --sb.established;
+    ++sb.other;
+  }
+}
+
+// RTT samples, where the LB sees both directions (inline, proxy): the handshake (the
+// client's SYN passed on -> the server's SYN-ACK) and the first request -> the first
+// response payload. Timestamps are taken only for those few packets.
+void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
+  FlowMarks& m = marks_[id];
+  if ((m.flags & kResponseSeen) || (!p.tcp && !p.udp)) return;
+  const FlowEntry& e = flows_.at(id);
+  Vip& v = vips_[e.vip];
+  Backend& b = v.backends[e.backend];
+  const uint8_t syn_ack = p.tcp ? (p.tcp->flags & (TcpHdr::kSyn | TcpHdr::kAck)) : 0;
+  const size_t payload = l4_payload(p);
+  bool sampled = false;
+  if (dir == Dir::original) {
+    if (syn_ack == TcpHdr::kSyn && !(m.flags & kSynMarked)) {
+      m.t_us = now_us();
+      m.flags |= kSynMarked;
+    } else if (payload && !(m.flags & kRequestMarked)) {
+      m.t_us = now_us();
+      m.flags |= kRequestMarked;
+    }
+  } else if (syn_ack == (TcpHdr::kSyn | TcpHdr::kAck)) {
+    if ((m.flags & kSynMarked) && !(m.flags & (kSynAcked | kRequestMarked))) {
+      b.rtt.add_connect_us(now_us() - m.t_us);
+      m.flags |= kSynAcked;
+      sampled = true;
+    }
+  } else if (payload && (m.flags & kRequestMarked)) {
+    b.rtt.add_response_us(now_us() - m.t_us);
+    m.flags |= kResponseSeen;
+    sampled = true;
+  }
+  if (sampled) v.sched_in[e.backend].rtt_ms = b.rtt.score_ms();
+}
+
+void Engine::add_probe_rtt(const IpAddr& addr, uint16_t port, uint32_t us) {
+  for (auto& v : vips_)
+    for (size_t i = 0; i < v.backends.size(); ++i)
+      if (v.backends[i].cfg.address == addr && v.backends[i].cfg.port == port) {
+        v.backends[i].rtt.add_connect_us(us);
+        v.sched_in[i].rtt_ms = v.backends[i].rtt.score_ms();
+      }
 }
 
 // Tries ports from a moving cursor, skipping any whose reply key a flow still holds (an
@@ -399,7 +514,10 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
   Backend& b = v.backends[e.backend];
   const Mode mode = v.cfg.mode;
   if (routes_packets(mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
+  const TcpState before = e.state;
   flows_.touch(hit.id, hit.dir, ip->protocol, tcp_flags, now, timeouts_);
+  if (e.state != before) count_state(e, before, e.state);
+  if (mode == Mode::inline_nat || mode == Mode::proxy) sample_rtt(hit.id, hit.dir, p);
   if (hit.dir == Dir::original) {
     bump(b.stats->packets_to);
     bump(b.stats->bytes_to, p.len);
@@ -601,6 +719,9 @@ void Engine::backend_flow_ended(const FlowEntry& e) {
   auto& active = vips_[e.vip].backends[e.backend].stats->flows_active;
   const uint32_t a = active.load(std::memory_order_relaxed);
   active.store(a ? a - 1 : 0, std::memory_order_relaxed);
+  SchedBackend& sb = vips_[e.vip].sched_in[e.backend];
+  uint32_t& n = e.state == TcpState::established ? sb.established : sb.other;
+  if (n) --n;
 }
 
 void Engine::release_flow(uint32_t id) {
@@ -702,6 +823,177 @@ std::vector<FlowInfo> Engine::flows() {
     });
   });
   return out;
+}
+
+std::vector<BackendInfo> Engine::backends() {
+  std::vector<BackendInfo> out;
+  call_in_datapath([&] {
+    for (auto& v : vips_)
+      for (size_t i = 0; i < v.backends.size(); ++i) {
+        const Backend& b = v.backends[i];
+        const SchedBackend& sb = v.sched_in[i];
+        if (sb.removed && sb.established + sb.other == 0) continue;  // gone
+        BackendInfo o;
+        o.vip = v.cfg.name;
+        o.address = b.cfg.address;
+        o.port = b.cfg.port;
+        o.weight = sb.weight;
+        o.group = sb.group;
+        o.state = sb.removed ? "removed" : !sb.up ? "down" : sb.weight == 0 ? "draining" : "up";
+        o.established = sb.established;
+        o.other = sb.other;
+        auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+        o.flows_total = ld(b.stats->flows_total);
+        o.packets_to = ld(b.stats->packets_to);
+        o.bytes_to = ld(b.stats->bytes_to);
+        o.packets_from = ld(b.stats->packets_from);
+        o.bytes_from = ld(b.stats->bytes_from);
+        o.rtt_ms = b.rtt.score_ms();
+        o.connect_ms = b.rtt.connect_ms();
+        o.response_ms = b.rtt.response_ms();
+        o.rtt_samples = b.rtt.samples();
+        out.push_back(std::move(o));
+      }
+  });
+  return out;
+}
+
+std::vector<VipInfo> Engine::vip_info() {
+  std::vector<VipInfo> out;
+  call_in_datapath([&] {
+    for (auto& v : vips_) out.push_back(VipInfo{v.cfg.name, to_string(v.sched.algorithm()), v.cfg.min_active});
+  });
+  return out;
+}
+
+std::string Engine::for_vips(const std::string& vip, const std::function<void(size_t)>& fn) {
+  bool found = false;
+  for (size_t i = 0; i < cfg_.vips.size(); ++i)
+    if (vip.empty() || cfg_.vips[i].name == vip) found = true;
+  if (!found) return "no VIP named '" + vip + "'";
+  call_in_datapath([&] {
+    for (size_t i = 0; i < vips_.size(); ++i)
+      if (vip.empty() || vips_[i].cfg.name == vip) fn(i);
+  });
+  return "";
+}
+
+std::string Engine::for_backend(const std::string& vip, const IpAddr& addr, uint16_t port,
+                                const std::function<void(size_t, size_t)>& fn) {
+  std::string why;
+  call_in_datapath([&] {
+    std::vector<std::pair<size_t, size_t>> hits;
+    bool vip_found = false;
+    for (size_t v = 0; v < vips_.size(); ++v) {
+      if (!vip.empty() && vips_[v].cfg.name != vip) continue;
+      vip_found = true;
+      for (size_t b = 0; b < vips_[v].backends.size(); ++b)
+        if (vips_[v].backends[b].cfg.address == addr && vips_[v].backends[b].cfg.port == port &&
+            !vips_[v].sched_in[b].removed)
+          hits.emplace_back(v, b);
+    }
+    const std::string name = addr.str() + ":" + std::to_string(port);
+    if (!vip_found) why = "no VIP named '" + vip + "'";
+    else if (hits.empty()) why = "no backend " + name + (vip.empty() ? "" : " in VIP " + vip);
+    for (auto [v, b] : hits) fn(v, b);
+    for (auto [v, b] : hits) vips_[v].sched.update(vips_[v].sched_in);
+  });
+  return why;
+}
+
+std::string Engine::set_weight(const std::string& vip, const IpAddr& addr, uint16_t port, uint32_t weight) {
+  if (weight > kMaxWeight) return "weight " + std::to_string(weight) + " is out of range (0.." + std::to_string(kMaxWeight) + ")";
+  return for_backend(vip, addr, port, [&](size_t v, size_t b) {
+    vips_[v].sched_in[b].weight = weight;
+    vips_[v].backends[b].cfg.weight = weight;
+  });
+}
+
+std::string Engine::set_group(const std::string& vip, const IpAddr& addr, uint16_t port, uint32_t group) {
+  if (group < 1 || group > 255) return "group " + std::to_string(group) + " is out of range (1..255)";
+  return for_backend(vip, addr, port, [&](size_t v, size_t b) {
+    vips_[v].sched_in[b].group = group;
+    vips_[v].backends[b].cfg.group = group;
+  });
+}
+
+std::string Engine::remove_backend(const std::string& vip, const IpAddr& addr, uint16_t port) {
+  // Its flows continue to the end (like a drain); it takes no new ones and leaves the list
+  // once they are gone. Persistence records pointing at it are dropped.
+  return for_backend(vip, addr, port, [&](size_t v, size_t b) {
+    vips_[v].sched_in[b].removed = true;
+    if (vips_[v].persist) vips_[v].persist->forget_backend(static_cast<int>(b));
+  });
+}
+
+std::string Engine::add_backend(const std::string& vip, const BackendConfig& b) {
+  if (b.weight > kMaxWeight) return "weight " + std::to_string(b.weight) + " is out of range (0.." + std::to_string(kMaxWeight) + ")";
+  if (b.group < 1 || b.group > 255) return "group " + std::to_string(b.group) + " is out of range (1..255)";
+  const std::string name = b.address.str() + ":" + std::to_string(b.port);
+  // Check every target VIP first: all or nothing.
+  std::vector<size_t> targets;
+  for (size_t v = 0; v < cfg_.vips.size(); ++v) {
+    if (!vip.empty() && cfg_.vips[v].name != vip) continue;
+    targets.push_back(v);
+    if (auto why = backend_problem(cfg_, cfg_.vips[v], b); !why.empty()) return "VIP " + cfg_.vips[v].name + ": " + why;
+  }
+  if (targets.empty()) return vip.empty() ? "no VIP" : "no VIP named '" + vip + "'";
+  std::string why;
+  call_in_datapath([&] {
+    for (size_t v : targets) {
+      const Vip& x = vips_[v];
+      for (size_t i = 0; i < x.backends.size(); ++i)
+        if (x.backends[i].cfg.address == b.address && x.backends[i].cfg.port == b.port && !x.sched_in[i].removed) {
+          why = "VIP " + x.cfg.name + " already has " + name;
+          return;
+        }
+      bool reuse = false;
+      for (size_t i = 0; i < x.backends.size(); ++i) reuse |= x.backends[i].cfg.address == b.address && x.backends[i].cfg.port == b.port;
+      if (!reuse && x.backends.size() >= kMaxBackendsPerVip) {
+        why = "VIP " + x.cfg.name + " has " + std::to_string(kMaxBackendsPerVip) + " backends, the most it may have";
+        return;
+      }
+      if (x.backends.size() + 1 >= x.cfg.maglev_table_size) {
+        why = "VIP " + x.cfg.name + ": the Maglev table (" + std::to_string(x.cfg.maglev_table_size) + ") must exceed the number of backends";
+        return;
+      }
+    }
+    for (size_t v : targets) {
+      Vip& x = vips_[v];
+      size_t i = 0;
+      while (i < x.backends.size() && !(x.backends[i].cfg.address == b.address && x.backends[i].cfg.port == b.port)) ++i;
+      if (i == x.backends.size()) {  // new: a slot of its own (indices of live flows never move)
+        Backend nb;
+        nb.cfg = b;
+        x.backends.push_back(std::move(nb));
+        x.sched_in.push_back(sched_backend(b));
+      } else {  // back after a remove: the same slot, its live flows still counted
+        x.backends[i].cfg = b;
+        x.sched_in[i].weight = b.weight;
+        x.sched_in[i].group = b.group;
+        x.sched_in[i].removed = false;
+      }
+      x.sched.update(x.sched_in);
+    }
+  });
+  return why;
+}
+
+std::string Engine::set_algorithm(const std::string& vip, Algorithm a) {
+  return for_vips(vip, [&](size_t v) {
+    vips_[v].cfg.algorithm = a;
+    vips_[v].sched.set_algorithm(a, vips_[v].sched_in);
+  });
+}
+
+std::string Engine::set_min_active(const std::string& vip, uint32_t n) {
+  if (n < 1 || n > kMaxBackendsPerVip) return "min-active " + std::to_string(n) + " is out of range (1.." + std::to_string(kMaxBackendsPerVip) + ")";
+  return for_vips(vip, [&](size_t v) {
+    Vip& x = vips_[v];
+    x.cfg.min_active = n;
+    x.sched = Scheduler(SchedOptions{x.cfg.algorithm, n, x.cfg.maglev_table_size});
+    x.sched.update(x.sched_in);
+  });
 }
 
 void Engine::run(const std::atomic<bool>& stop) {

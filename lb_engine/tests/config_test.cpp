@@ -480,4 +480,59 @@ TEST(ConfigDscp, MoreThanSixtyThreeAddressesIsAnErrorNamingTheVipLeftWithout) {
   }
 }
 
+// ----------------------------------------------------------------- scheduling keys
+
+std::string sched_vip(const std::string& keys, const std::string& backend_keys = "") {
+  return std::string(kOneArmHead) + "\n[[vips]]\nname = \"web\"\naddress = \"203.0.113.10\"\nport = 80\n"
+         "protocol = \"tcp\"\nmode = \"proxy\"\nproxy_ip = \"203.0.113.20\"\n" + keys +
+         "backends = [{ address = \"198.18.0.11\"" + backend_keys + " }, { address = \"198.18.0.12\" }]\n";
+}
+
+std::string sched_error(const std::string& text) {
+  try {
+    lb::parse_config(text, "s.toml");
+  } catch (const lb::ConfigError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(ConfigScheduling, EveryAlgorithmIsAccepted) {
+  for (const char* a : {"rr", "wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"}) {
+    lb::Config c = lb::parse_config(sched_vip(std::string("algorithm = \"") + a + "\"\n"), "s.toml");
+    EXPECT_STREQ(lb::to_string(c.vips[0].algorithm), a);
+  }
+}
+
+TEST(ConfigScheduling, PriorityPersistenceAndMaglevKeysAreRead) {
+  lb::Config c = lb::parse_config(
+      sched_vip("algorithm = \"priority\"\nmin_active = 2\nmaglev_table_size = 251\npersistence_timeout = 300\n"
+                "persistence_netmask = 24\n",
+                ", group = 2, weight = 5"),
+      "s.toml");
+  const auto& v = c.vips[0];
+  EXPECT_EQ(v.min_active, 2u);
+  EXPECT_EQ(v.maglev_table_size, 251u);
+  EXPECT_EQ(v.persistence_timeout, 300u);
+  EXPECT_EQ(v.persistence_netmask, 24);
+  EXPECT_EQ(v.backends[0].group, 2u);
+  EXPECT_EQ(v.backends[0].weight, 5u);
+  EXPECT_EQ(v.backends[1].group, 1u) << "the default group";
+}
+
+TEST(ConfigScheduling, BadValuesAreRejectedNamingTheKey) {
+  EXPECT_NE(sched_error(sched_vip("algorithm = \"fastest\"\n")).find("vips[0].algorithm: unknown algorithm 'fastest'"),
+            std::string::npos);
+  EXPECT_NE(sched_error(sched_vip("maglev_table_size = 65536\n")).find("vips[0].maglev_table_size: 65536 is not prime"),
+            std::string::npos);
+  EXPECT_NE(sched_error(sched_vip("persistence_netmask = 24\n")).find("vips[0].persistence_netmask: has no effect"),
+            std::string::npos);
+  EXPECT_NE(sched_error(sched_vip("persistence_timeout = 300\npersistence_netmask = 33\n"))
+                .find("vips[0].persistence_netmask: 33 is out of range"),
+            std::string::npos);
+  EXPECT_NE(sched_error(sched_vip("", ", group = 0")).find("vips[0].backends[0].group: 0 is out of range"),
+            std::string::npos);
+  EXPECT_NE(sched_error(sched_vip("min_active = 0\n")).find("vips[0].min_active: 0 is out of range"), std::string::npos);
+}
+
 }  // namespace

@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+
 #include "lb/config/config.hpp"
+#include "lb/control/admin.hpp"
 #include "lb/engine.hpp"
 #include "lb/io/packet_io.hpp"
 #include "test_support.hpp"
@@ -75,8 +78,8 @@ Tins::TCP tcp(uint16_t dport, uint16_t sport, uint16_t flags, uint32_t seq = 100
 }
 constexpr uint16_t SYN = Tins::TCP::SYN, ACK = Tins::TCP::ACK;
 
-std::vector<uint8_t> client_syn(uint16_t sport, uint8_t ttl = 64) {
-  auto f = from_router() / ip(kVip, kClientIp, ttl) / tcp(80, sport, SYN);
+std::vector<uint8_t> client_syn(uint16_t sport, uint8_t ttl = 64, const char* client = kClientIp) {
+  auto f = from_router() / ip(kVip, client, ttl) / tcp(80, sport, SYN);
   return with_vnet(f);
 }
 std::vector<uint8_t> client_ack(uint16_t sport) {
@@ -507,16 +510,30 @@ TEST_F(EngineTest, ShortFramesAndOtherEthertypesAreCounted) {
   expect_no_output();
 }
 
-TEST(EngineLimits, NewFlowBeyondTheTableCapacityIsCountedFlowTableFull) {
+// A full table makes room by evicting its least recently used flow, and counts it.
+TEST(EngineLimits, NewFlowInAFullTableEvictsTheLeastRecentlyUsedOne) {
   lb::Config cfg = lab_config();
   cfg.max_flows = 2;
   lb::MemIo io(2);
   lb::Engine engine(cfg, io);
   const uint64_t now = lb::Engine::now_ms();
-  for (uint16_t port = 40001; port <= 40003; ++port) io.inject(kFront, client_syn(port));
+  io.inject(kFront, client_syn(40001));
+  io.inject(kFront, client_syn(40002));
+  io.inject(kFront, client_ack(40001));  // 40001 used last: 40002 is the least recent
   engine.drain(now);
-  EXPECT_EQ(engine.stats().flows_created.load(), 2u);
-  EXPECT_EQ(engine.stats().drops[static_cast<size_t>(Drop::flow_table_full)].load(), 1u);
+  io.inject(kFront, client_syn(40003));
+  engine.drain(now);
+  EXPECT_EQ(engine.stats().flows_created.load(), 3u);
+  EXPECT_EQ(engine.stats().flows_evicted.load(), 1u);
+  EXPECT_EQ(engine.stats().drops[static_cast<size_t>(Drop::flow_table_full)].load(), 0u);
+  io.inject(kFront, client_ack(40002));  // evicted: an ACK without a flow
+  io.inject(kFront, client_ack(40001));  // kept
+  engine.drain(now);
+  EXPECT_EQ(engine.stats().drops[static_cast<size_t>(Drop::no_flow)].load(), 1u) << "only 40002's ACK lost its flow";
+  EXPECT_EQ(engine.stats().flows_created.load(), 3u);
+  uint32_t active = 0;
+  for (size_t b = 0; b < cfg.vips[0].backends.size(); ++b) active += engine.backend_stats(0, b).flows_active.load();
+  EXPECT_EQ(active, 2u) << "the evicted flow left its backend's count";
 }
 
 TEST(EngineLimits, VipWhoseBackendsAllHaveWeightZeroCountsNoBackend) {
@@ -787,6 +804,165 @@ TEST_F(EngineTest, FlowsListsEachFlowWithItsClientAndBackend) {
   EXPECT_EQ(flows[2].client, "198.51.100.11:5353");
   EXPECT_EQ(flows[2].backend, "192.0.2.11:80") << "the UDP VIP has its own round robin";
   EXPECT_EQ(flows[2].protocol, "udp");
+}
+
+
+// ----------------------------------------------------------------- scheduling, sessions, control
+
+class SessionTest : public EngineTest {
+ protected:
+  // The backend (0..2) a new SYN from client:sport went to, or -1 when none was sent.
+  int syn_goes_to(uint16_t sport, const char* client = kClientIp) {
+    inject(kFront, client_syn(sport, 64, client));
+    auto out = take(kBack);
+    take(kFront);
+    if (out.size() != 1) return -1;
+    Sent s(out.front());
+    for (int b = 0; b < 3; ++b)
+      if (s.eth.dst_addr().to_string() == kBackendMac[b]) return b;
+    return -1;
+  }
+  const lb::BackendInfo* info(int b) {
+    infos = engine.backends();
+    for (auto& i : infos)
+      if (i.vip == "web" && i.address.str() == kBackendIp[b]) return &i;
+    return nullptr;
+  }
+  std::vector<lb::BackendInfo> infos;
+};
+
+class PersistenceTest : public SessionTest {
+ protected:
+  PersistenceTest() {
+    cfg.vips[0].persistence_timeout = 10;
+    cfg.vips[0].persistence_netmask = 24;
+    engine.~Engine();
+    new (&engine) lb::Engine(cfg, io);
+  }
+};
+
+TEST_F(PersistenceTest, AClientsNewConnectionsStickToItsServerUntilTheTimeout) {
+  resolve_neighbours();
+  const int first = syn_goes_to(40001);
+  ASSERT_GE(first, 0);
+  EXPECT_EQ(syn_goes_to(40002), first) << "round robin alone would move on";
+  EXPECT_EQ(syn_goes_to(40003), first);
+  EXPECT_EQ(syn_goes_to(40004, "198.51.100.99"), first) << "the same /24 sticks too";
+  const int other = syn_goes_to(40005, "198.51.101.7");
+  EXPECT_NE(other, first) << "another /24 is scheduled on its own";
+  now += 10 * 1000 - 1;
+  EXPECT_EQ(syn_goes_to(40006), first) << "refreshed by the last new flow, not yet expired";
+  now += 10 * 1000;
+  const int after = syn_goes_to(40007);
+  EXPECT_GE(after, 0);
+  EXPECT_NE(after, first) << "expired: round robin decides again";
+}
+
+TEST_F(PersistenceTest, ADrainedServerLosesItsStickyClients) {
+  resolve_neighbours();
+  const int first = syn_goes_to(40001);
+  ASSERT_GE(first, 0);
+  EXPECT_EQ(engine.set_weight("", lb::IpAddr::v4(inet_addr(kBackendIp[first])), 80, 0), "");
+  const int next = syn_goes_to(40002);
+  EXPECT_GE(next, 0);
+  EXPECT_NE(next, first);
+}
+
+TEST_F(SessionTest, WeightZeroDrainsNewFlowsWhileLiveOnesContinue) {
+  resolve_neighbours();
+  ASSERT_EQ(syn_goes_to(40001), 0);
+  EXPECT_EQ(engine.set_weight("web", *lb::IpAddr::parse(kBackendIp[0]), 80, 0), "");
+  for (uint16_t p = 40002; p < 40008; ++p) EXPECT_NE(syn_goes_to(p), 0) << "port " << p;
+  inject(kFront, client_ack(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(Sent(out).eth.dst_addr().to_string(), kBackendMac[0]) << "the live flow keeps its server";
+  ASSERT_NE(info(0), nullptr);
+  EXPECT_EQ(info(0)->state, "draining");
+  EXPECT_EQ(info(0)->weight, 0u);
+}
+
+TEST_F(SessionTest, LeastConnectionsCountsEstablishedFlowsFromTheTable) {
+  resolve_neighbours();
+  EXPECT_EQ(engine.set_algorithm("web", lb::Algorithm::lc), "");
+  const int b = syn_goes_to(40001);
+  ASSERT_GE(b, 0);
+  inject(kBack, backend_syn_ack(b, 40001));
+  inject(kFront, client_ack(40001));
+  take(kFront);
+  take(kBack);
+  ASSERT_NE(info(b), nullptr);
+  EXPECT_EQ(info(b)->established, 1u);
+  EXPECT_EQ(info(b)->other, 0u);
+  // Its established flow outweighs any number of half-open ones elsewhere (256 : 1).
+  for (uint16_t p = 40002; p < 40010; ++p) EXPECT_NE(syn_goes_to(p), b) << "port " << p;
+}
+
+TEST_F(SessionTest, HandshakeAndFirstResponseAreMeasuredPerBackend) {
+  resolve_neighbours();
+  const int b = syn_goes_to(40001);
+  ASSERT_GE(b, 0);
+  inject(kBack, backend_syn_ack(b, 40001));
+  ASSERT_NE(info(b), nullptr);
+  EXPECT_EQ(info(b)->rtt_samples, 1u);
+  EXPECT_GE(info(b)->connect_ms, 0.0);
+  EXPECT_LT(info(b)->response_ms, 0.0) << "no response yet";
+  auto req = from_router() / ip(kVip, kClientIp) / tcp(80, 40001, ACK | Tins::TCP::PSH, 1001, 5001) /
+             Tins::RawPDU("GET / HTTP/1.0\r\n\r\n");
+  inject(kFront, req);
+  auto resp = from_backend(b) / ip(kClientIp, kBackendIp[b]) / tcp(40001, 80, ACK | Tins::TCP::PSH, 5001, 1019) /
+              Tins::RawPDU("HTTP/1.0 200 OK\r\n\r\n");
+  inject(kBack, resp);
+  ASSERT_NE(info(b), nullptr);
+  EXPECT_EQ(info(b)->rtt_samples, 2u);
+  EXPECT_GE(info(b)->response_ms, 0.0);
+  EXPECT_GE(info(b)->rtt_ms, info(b)->connect_ms);
+  EXPECT_LT(info((b + 1) % 3)->rtt_ms, 0.0) << "the others are unmeasured";
+}
+
+TEST_F(SessionTest, ControlCommandsChangeNothingWhenWrong) {
+  auto ask = [&](const std::string& line) { return lb::handle_admin_command(engine, line); };
+  EXPECT_EQ(ask("weight 192.0.2.99:80 3").rfind("error: no backend 192.0.2.99:80", 0), 0u);
+  EXPECT_EQ(ask("weight 192.0.2.11:80 1000001").rfind("error:", 0), 0u);
+  EXPECT_EQ(ask("weight 192.0.2.11 3").rfind("error:", 0), 0u) << "no port";
+  EXPECT_EQ(ask("weight 192.0.2.11:80 3 --vip nosuch").rfind("error: no VIP named 'nosuch'", 0), 0u);
+  EXPECT_EQ(ask("algo fastest").rfind("error: unknown algorithm", 0), 0u);
+  EXPECT_EQ(ask("add 198.51.100.5:80").rfind("error: VIP web:", 0), 0u) << "inline backends sit on a port's subnet";
+  EXPECT_EQ(ask("add 192.0.2.11:80").rfind("error: VIP web already has", 0), 0u);
+  EXPECT_EQ(ask("min-active 0").rfind("error:", 0), 0u);
+  EXPECT_EQ(ask("bogus").rfind("error: unknown command", 0), 0u);
+  for (auto& b : engine.backends()) {
+    EXPECT_EQ(b.weight, 1u) << b.vip << " " << b.address.str();
+    EXPECT_EQ(b.state, "up");
+  }
+  for (auto& v : engine.vip_info()) EXPECT_EQ(v.algorithm, "rr");
+}
+
+TEST_F(SessionTest, ControlCommandsApplyAtOnce) {
+  resolve_neighbours();
+  auto ask = [&](const std::string& line) { return lb::handle_admin_command(engine, line); };
+  EXPECT_EQ(ask("algo wrr --vip web").rfind("ok:", 0), 0u);
+  EXPECT_EQ(engine.vip_info()[0].algorithm, "wrr");
+  EXPECT_EQ(engine.vip_info()[1].algorithm, "rr") << "--vip names one VIP";
+  EXPECT_EQ(ask("weight 192.0.2.12:80 3").rfind("ok:", 0), 0u);
+  int counts[3] = {0, 0, 0};
+  for (uint16_t p = 40001; p <= 40010; ++p) {
+    const int b = syn_goes_to(p);
+    ASSERT_GE(b, 0);
+    ++counts[b];
+  }
+  EXPECT_EQ(counts[0], 2);
+  EXPECT_EQ(counts[1], 6) << "weights 1:3:1";
+  EXPECT_EQ(counts[2], 2);
+  EXPECT_EQ(ask("remove 192.0.2.12:80 --vip web").rfind("ok:", 0), 0u);
+  for (uint16_t p = 40011; p <= 40016; ++p) EXPECT_NE(syn_goes_to(p), 1) << "removed";
+  ASSERT_NE(info(1), nullptr) << "listed while its flows live";
+  EXPECT_EQ(info(1)->state, "removed");
+  EXPECT_EQ(ask("add 192.0.2.12:80 --weight 2 --vip web").rfind("ok:", 0), 0u);
+  ASSERT_NE(info(1), nullptr);
+  EXPECT_EQ(info(1)->state, "up");
+  EXPECT_EQ(info(1)->weight, 2u);
+  EXPECT_EQ(ask("backends json").rfind("{\"vips\":[{\"name\":\"web\",\"algorithm\":\"wrr\"", 0), 0u);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The connection table (lb/flow/flow_table.hpp): keys, capacity, deadlines, sweeping,
-// TCP state tracking, and a randomized comparison with std::unordered_map.
+// TCP state tracking, LRU order, and a randomized comparison with std::unordered_map.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <list>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -261,6 +262,83 @@ TEST(FlowTable, UdpTouchCountsPacketsPerDirectionAndUsesTheUdpTimeout) {
   EXPECT_EQ(t.at(id).packets[0], 1u);
   EXPECT_EQ(t.at(id).packets[1], 2u);
   EXPECT_EQ(t.at(id).expires_ms, 300u + kTimeouts.udp);
+}
+
+// ---------------------------------------------------------------------------- LRU order
+
+TEST(FlowTable, OldestFollowsInsertTouchAndRemoveOrder) {
+  FlowTable t(8);
+  EXPECT_EQ(t.oldest(), FlowTable::kNone) << "empty table";
+  std::vector<uint32_t> id;
+  for (uint16_t p = 0; p < 4; ++p) {
+    const FlowKey k = key(kClient, kVip, 1000 + p, 80);
+    id.push_back(p == 3 ? t.insert_one_way(k, p) : t.insert(k, reply_of(k, kBackend, 80), p));
+    ASSERT_NE(id.back(), FlowTable::kNone);
+  }
+  EXPECT_EQ(t.oldest(), id[0]) << "the first inserted";
+  t.touch(id[0], Dir::reply, 6, 0x10, 10, kTimeouts);
+  EXPECT_EQ(t.oldest(), id[1]) << "touching the oldest makes it the newest";
+  t.touch(id[2], Dir::original, 6, 0x10, 11, kTimeouts);
+  EXPECT_EQ(t.oldest(), id[1]) << "touching another flow leaves the oldest alone";
+  t.remove(id[1]);
+  EXPECT_EQ(t.oldest(), id[3]) << "order now (oldest first): 3 0 2";
+  t.remove(id[0]);
+  EXPECT_EQ(t.oldest(), id[3]) << "removing from the middle keeps the ends";
+  t.touch(id[3], Dir::original, 6, 0x10, 12, kTimeouts);
+  EXPECT_EQ(t.oldest(), id[2]);
+  const FlowKey k = key(kClient, kVip, 2000, 80);
+  const uint32_t fresh = t.insert(k, reply_of(k, kBackend, 80), 13);  // may reuse a freed id
+  EXPECT_EQ(t.oldest(), id[2]) << "a new flow is the newest";
+  t.remove(id[2]);
+  EXPECT_EQ(t.oldest(), id[3]);
+  t.remove(id[3]);
+  EXPECT_EQ(t.oldest(), fresh);
+  t.remove(fresh);
+  EXPECT_EQ(t.oldest(), FlowTable::kNone) << "empty again";
+}
+
+TEST(FlowTable, SweptFlowsLeaveTheLruOrder) {
+  FlowTable t(4);
+  const FlowTimeouts to{.udp = 1000};
+  std::vector<uint32_t> id;
+  for (uint16_t p = 0; p < 3; ++p) {
+    const FlowKey k = key(kClient, kVip, 1000 + p, 53, 17);
+    id.push_back(t.insert(k, reply_of(k, kBackend, 53), 0));
+    t.touch(id.back(), Dir::original, 17, 0, p == 1 ? 5000 : 0, to);
+  }
+  EXPECT_EQ(t.oldest(), id[0]);
+  EXPECT_EQ(t.sweep(2000, t.capacity(), [](uint32_t) {}), 2u);
+  EXPECT_EQ(t.oldest(), id[1]);
+}
+
+// Random inserts, touches and removes against a std::list of ids (front = newest).
+TEST(FlowTable, OldestAgreesWithAListModelUnderRandomOperations) {
+  constexpr uint32_t kCapacity = 32;
+  FlowTable t(kCapacity);
+  std::list<uint32_t> lru;
+  std::mt19937 rng(5);
+  uint16_t port = 1;
+  for (int op = 0; op < 20000; ++op) {
+    const unsigned what = rng() % 3;
+    if (what == 0) {
+      const FlowKey k = key(kClient, kVip, port++, 80);
+      const uint32_t id = rng() % 2 ? t.insert(k, reply_of(k, kBackend, 80), op) : t.insert_one_way(k, op);
+      ASSERT_EQ(id == FlowTable::kNone, lru.size() == kCapacity) << "op " << op;
+      if (id != FlowTable::kNone) lru.push_front(id);
+    } else if (!lru.empty()) {
+      auto it = lru.begin();
+      std::advance(it, rng() % lru.size());
+      const uint32_t id = *it;
+      lru.erase(it);
+      if (what == 1) {
+        t.touch(id, Dir::original, 17, 0, op, kTimeouts);
+        lru.push_front(id);
+      } else {
+        t.remove(id);
+      }
+    }
+    ASSERT_EQ(t.oldest(), lru.empty() ? FlowTable::kNone : lru.back()) << "op " << op;
+  }
 }
 
 // ----------------------------------------------------------------- randomized model check

@@ -15,9 +15,27 @@
 #include "lb/flow/flow_table.hpp"
 #include "lb/io/packet_io.hpp"
 #include "lb/packet/parsed.hpp"
-#include "lb/sched/round_robin.hpp"
+#include "lb/sched/scheduler.hpp"
 
 namespace lb {
+
+// One backend of one VIP as lbctl shows it (a snapshot taken on the data path).
+struct BackendInfo {
+  std::string vip;
+  IpAddr address;
+  uint16_t port = 0;
+  uint32_t weight = 0, group = 1;
+  std::string state;  // up | draining | down | removed
+  uint32_t established = 0, other = 0;
+  uint64_t flows_total = 0, packets_to = 0, bytes_to = 0, packets_from = 0, bytes_from = 0;
+  double rtt_ms = -1, connect_ms = -1, response_ms = -1;  // -1: not measured
+  uint64_t rtt_samples = 0;
+};
+
+struct VipInfo {
+  std::string name, algorithm;
+  uint32_t min_active = 1;
+};
 
 struct FlowInfo {
   std::string vip, protocol, client, backend, state;
@@ -47,6 +65,21 @@ class Engine {
   // plane: the data path owns the flow table and never waits on a lock.
   void call_in_datapath(std::function<void()> fn);
   std::vector<FlowInfo> flows();  // via call_in_datapath when running
+  std::vector<BackendInfo> backends();  // every backend of every VIP (removed ones while they hold flows)
+  std::vector<VipInfo> vip_info();
+
+  // Runtime changes (lbctl), applied on the data path between batches. `vip` names one
+  // VIP, or is empty for every VIP that has the backend (algorithm, min_active: every
+  // VIP). Each returns "" when it changed something, else why it changed nothing.
+  std::string set_weight(const std::string& vip, const IpAddr& addr, uint16_t port, uint32_t weight);
+  std::string set_group(const std::string& vip, const IpAddr& addr, uint16_t port, uint32_t group);
+  std::string add_backend(const std::string& vip, const BackendConfig& b);
+  std::string remove_backend(const std::string& vip, const IpAddr& addr, uint16_t port);
+  std::string set_algorithm(const std::string& vip, Algorithm a);
+  std::string set_min_active(const std::string& vip, uint32_t n);
+  // RTT samples from elsewhere (health probes): a connect-time sample for every backend
+  // of every VIP at addr:port.
+  void add_probe_rtt(const IpAddr& addr, uint16_t port, uint32_t us);
 
   const Config& config() const { return cfg_; }
   const EngineStats& stats() const { return stats_; }
@@ -62,14 +95,22 @@ class Engine {
   struct Backend {
     BackendConfig cfg;
     std::unique_ptr<BackendStats> stats = std::make_unique<BackendStats>();
+    RttEstimator rtt;
   };
   struct Vip {
     VipConfig cfg;
     std::vector<Backend> backends;
-    std::vector<uint8_t> usable;  // scheduling input, one per backend (1 = may take new flows)
-    RoundRobin rr;
+    std::vector<SchedBackend> sched_in;  // the scheduler's view, one per backend
+    Scheduler sched;
+    std::unique_ptr<PersistTable> persist;  // source-IP persistence, when configured
+    uint32_t persist_mask = 0;              // network order
     uint32_t pip = 0;             // proxy: our source address toward the servers (network order)
     uint16_t next_port = 1024;    // proxy: where the port search starts
+  };
+  // Per flow id: when the LB passed the SYN or the first request on, for RTT samples.
+  struct FlowMarks {
+    uint32_t t_us = 0;  // microseconds, truncated (differences only)
+    uint8_t flags = 0;
   };
   struct Neighbor {
     uint32_t ip = 0;  // network order
@@ -106,7 +147,14 @@ class Engine {
   bool is_vip_address(uint32_t addr) const;
   bool is_own_address(uint32_t addr) const;
   void release_flow(uint32_t id);
-  void backend_flow_ended(const FlowEntry& e);  // the backend's active-flow count
+  void backend_flow_ended(const FlowEntry& e);  // the backend's live-flow counts
+  void count_state(const FlowEntry& e, TcpState from, TcpState to);  // established/other per backend
+  void sample_rtt(uint32_t id, Dir dir, const pkt::Parsed& p);
+  // Runs fn(vip index, backend index) in the data path for each backend at addr:port of
+  // `vip` (or of every VIP); "" when there was one, else why not.
+  std::string for_backend(const std::string& vip, const IpAddr& addr, uint16_t port,
+                          const std::function<void(size_t, size_t)>& fn);
+  std::string for_vips(const std::string& vip, const std::function<void(size_t)>& fn);
   void run_control_requests();
 
   Config cfg_;
@@ -116,6 +164,7 @@ class Engine {
   std::vector<Vip> vips_;
   std::vector<Neighbor> neighbors_;
   FlowTable flows_;
+  std::vector<FlowMarks> marks_;  // indexed by flow id
   FlowTimeouts timeouts_;
   EngineStats stats_;
   std::vector<uint8_t> rxbuf_;

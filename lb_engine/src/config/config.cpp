@@ -1,4 +1,5 @@
 #include "lb/config/config.hpp"
+#include "lb/hash.hpp"
 
 #include <fstream>
 #include <map>
@@ -37,6 +38,14 @@ const char* to_string(Algorithm a) {
 const char* to_string(Proto p) { return p == Proto::tcp ? "tcp" : "udp"; }
 
 namespace {
+
+// A DSR server answers the client directly, from the VIP's port: no port translation.
+std::string port_problem(const VipConfig& v, const BackendConfig& b) {
+  const bool dsr = v.mode == Mode::dsr_l2 || v.mode == Mode::dsr_l3_dscp || v.mode == Mode::dsr_l3_tunnel;
+  if (!dsr || b.port == v.port) return "";
+  return "port " + std::to_string(b.port) + " differs from the VIP's " + std::to_string(v.port) + ": " +
+         to_string(v.mode) + " cannot translate ports (the server answers the client directly)";
+}
 
 // Walks a parsed document, turning every problem into one ConfigError line that names
 // the file, the line and the dotted key.
@@ -229,7 +238,8 @@ class Loader {
     for (size_t i = 0; i < varr.size(); ++i) {
       std::string w = "vips[" + std::to_string(i) + "]";
       auto& t = table(&varr[i], w);
-      only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends", "proxy_ip", "dscp", "encap"});
+      only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends", "proxy_ip", "dscp", "encap",
+                       "min_active", "maglev_table_size", "persistence_timeout", "persistence_netmask"});
       VipConfig v;
       v.name = t.get("name") ? str(t.get("name"), w + ".name") : "vip" + std::to_string(i);
       v.address = ip(need(t, w, "address"), w + ".address");
@@ -247,7 +257,6 @@ class Loader {
       else if (mode == "dsr-l3-dscp") v.mode = Mode::dsr_l3_dscp;
       else if (mode == "dsr-l3-tunnel") v.mode = Mode::dsr_l3_tunnel;
       else fail(mn, w + ".mode", "unknown mode '" + mode + "' (expected inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel)");
-      const bool dsr = v.mode == Mode::dsr_l2 || v.mode == Mode::dsr_l3_dscp || v.mode == Mode::dsr_l3_tunnel;
       if (auto* pn2 = t.get("proxy_ip")) {
         if (v.mode != Mode::proxy) fail(pn2, w + ".proxy_ip", "only a proxy-mode VIP has a proxy IP");
         v.proxy_ip = ip(pn2, w + ".proxy_ip");
@@ -268,10 +277,21 @@ class Loader {
       }
       if (auto* an = t.get("algorithm")) {
         auto algo = str(an, w + ".algorithm");
-        static const std::set<std::string> later = {"wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"};
-        if (algo == "rr") v.algorithm = Algorithm::rr;
-        else if (later.count(algo)) fail(an, w + ".algorithm", "algorithm '" + algo + "' is not implemented yet (implemented: rr)");
-        else fail(an, w + ".algorithm", "unknown algorithm '" + algo + "' (expected rr, wrr, lc, wlc, rtt, priority, sh or maglev)");
+        if (!parse_algorithm(algo, v.algorithm))
+          fail(an, w + ".algorithm", "unknown algorithm '" + algo + "' (expected rr, wrr, lc, wlc, rtt, priority, sh or maglev)");
+      }
+      if (auto* n = t.get("min_active")) v.min_active = static_cast<uint32_t>(integer(n, w + ".min_active", 1, kMaxBackendsPerVip));
+      if (auto* n = t.get("maglev_table_size")) {
+        v.maglev_table_size = static_cast<uint32_t>(integer(n, w + ".maglev_table_size", 251, 1 << 24));
+        if (!is_prime(v.maglev_table_size))
+          fail(n, w + ".maglev_table_size", std::to_string(v.maglev_table_size) + " is not prime (Maglev needs a prime table size, e.g. 65537)");
+      }
+      if (auto* n = t.get("persistence_timeout"))
+        v.persistence_timeout = static_cast<uint32_t>(integer(n, w + ".persistence_timeout", 0, 86400 * 7));
+      if (auto* n = t.get("persistence_netmask")) {
+        v.persistence_netmask = static_cast<uint8_t>(integer(n, w + ".persistence_netmask", 0, 32));
+        if (!t.get("persistence_timeout"))
+          fail(n, w + ".persistence_netmask", "has no effect without persistence_timeout");
       }
       if (!seen.insert({v.address.v4_net(), v.port, static_cast<int>(v.protocol)}).second)
         fail(&varr[i], w, "duplicate VIP " + v.address.str() + ":" + std::to_string(v.port) + "/" + proto);
@@ -284,28 +304,23 @@ class Loader {
       for (size_t j = 0; j < barr.size(); ++j) {
         std::string bw = w + ".backends[" + std::to_string(j) + "]";
         auto& bt = table(&barr[j], bw);
-        only_keys(bt, bw, {"address", "port", "weight"});
+        only_keys(bt, bw, {"address", "port", "weight", "group"});
         BackendConfig b;
         b.address = ip(need(bt, bw, "address"), bw + ".address");
         b.port = bt.get("port") ? static_cast<uint16_t>(integer(bt.get("port"), bw + ".port", 1, 65535)) : v.port;
-        if (dsr && b.port != v.port)
-          fail(bt.get("port"), bw + ".port", "port " + std::to_string(b.port) + " differs from the VIP's " + std::to_string(v.port) +
-                                                 ": " + to_string(v.mode) + " cannot translate ports (the server answers the client directly)");
-        if (auto* wn = bt.get("weight")) b.weight = static_cast<uint32_t>(integer(wn, bw + ".weight", 0, 1000000));
+        if (auto why = port_problem(v, b); !why.empty()) fail(bt.get("port"), bw + ".port", why);
+        if (auto* wn = bt.get("weight")) b.weight = static_cast<uint32_t>(integer(wn, bw + ".weight", 0, kMaxWeight));
+        if (auto* gn = bt.get("group")) b.group = static_cast<uint32_t>(integer(gn, bw + ".group", 1, 255));
         for (auto& o : v.backends)
           if (o.address == b.address && o.port == b.port)
             fail(&barr[j], bw, "duplicate backend " + b.address.str() + ":" + std::to_string(b.port));
-        bool connected = false;
-        for (auto& p : c.ports) connected |= p.address.contains(b.address);
-        bool routed = connected;
-        for (auto& r : c.routes) routed |= r.destination.contains(b.address);
-        if (v.mode == Mode::inline_nat && !connected)
-          fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet (inline backends sit on a connected segment: the LB is their gateway)");
-        if (v.mode == Mode::dsr_l2 && !connected)
-          fail(bt.get("address"), bw + ".address", b.address.str() + " is not on the LB's segment: dsr-l2 only rewrites the MAC, so a backend must share a port's subnet");
-        if (!routed) fail(bt.get("address"), bw + ".address", b.address.str() + " is not on any port's subnet and no route reaches it");
+        if (v.backends.size() >= kMaxBackendsPerVip)
+          fail(&barr[j], bw, "more than " + std::to_string(kMaxBackendsPerVip) + " backends in one VIP");
+        if (auto why = backend_problem(c, v, b); !why.empty()) fail(bt.get("address"), bw + ".address", why);
         v.backends.push_back(b);
       }
+      if (v.maglev_table_size <= v.backends.size())
+        fail(&t, w + ".maglev_table_size", "must exceed the number of backends");
       c.vips.push_back(std::move(v));
     }
     assign_dscp_codes(c, varr);
@@ -317,6 +332,30 @@ class Loader {
 };
 
 }  // namespace
+
+bool parse_algorithm(const std::string& name, Algorithm& out) {
+  static const std::pair<const char*, Algorithm> names[] = {
+      {"rr", Algorithm::rr},   {"wrr", Algorithm::wrr},           {"lc", Algorithm::lc}, {"wlc", Algorithm::wlc},
+      {"rtt", Algorithm::rtt}, {"priority", Algorithm::priority}, {"sh", Algorithm::sh}, {"maglev", Algorithm::maglev}};
+  for (auto& [n, a] : names)
+    if (name == n) return out = a, true;
+  return false;
+}
+
+std::string backend_problem(const Config& c, const VipConfig& v, const BackendConfig& b) {
+  if (!b.address.is_v4()) return b.address.str() + ": only IPv4 is forwarded so far";
+  if (auto why = port_problem(v, b); !why.empty()) return why;
+  bool connected = false;
+  for (auto& p : c.ports) connected |= p.address.contains(b.address);
+  bool routed = connected;
+  for (auto& r : c.routes) routed |= r.destination.contains(b.address);
+  if (v.mode == Mode::inline_nat && !connected)
+    return b.address.str() + " is not on any port's subnet (inline backends sit on a connected segment: the LB is their gateway)";
+  if (v.mode == Mode::dsr_l2 && !connected)
+    return b.address.str() + " is not on the LB's segment: dsr-l2 only rewrites the MAC, so a backend must share a port's subnet";
+  if (!routed) return b.address.str() + " is not on any port's subnet and no route reaches it";
+  return "";
+}
 
 Config parse_config(const std::string& text, const std::string& source_name) {
   toml::table root;

@@ -6,6 +6,7 @@
 #include <utility>  // boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
 #include <sstream>
+#include <vector>
 
 #include "lb/engine.hpp"
 #include "lb/log.hpp"
@@ -29,8 +30,9 @@ std::string json_escape(const std::string& s) {
 
 uint64_t get(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
 
-std::string render_stats(const Engine& e, bool json) {
+std::string render_stats(Engine& e, bool json) {
   const auto& cfg = e.config();
+  const std::vector<BackendInfo> backends = e.backends();
   const auto& st = e.stats();
   std::ostringstream o;
   if (json) {
@@ -46,22 +48,18 @@ std::string render_stats(const Engine& e, bool json) {
       o << (d ? "," : "") << "\"" << to_string(static_cast<Drop>(d)) << "\":" << get(st.drops[d]);
     o << "},\"backends\":[";
     bool first = true;
-    for (size_t v = 0; v < cfg.vips.size(); ++v) {
-      for (size_t b = 0; b < cfg.vips[v].backends.size(); ++b) {
-        auto& bc = cfg.vips[v].backends[b];
-        auto& bs = e.backend_stats(v, b);
-        o << (first ? "" : ",") << "{\"vip\":\"" << json_escape(cfg.vips[v].name) << "\",\"address\":\""
-          << bc.address.str() << "\",\"port\":" << bc.port << ",\"weight\":" << bc.weight
-          << ",\"packets\":" << get(bs.packets_to) + get(bs.packets_from)
-          << ",\"bytes\":" << get(bs.bytes_to) + get(bs.bytes_from) << ",\"packets_to\":" << get(bs.packets_to)
-          << ",\"bytes_to\":" << get(bs.bytes_to) << ",\"packets_from\":" << get(bs.packets_from)
-          << ",\"bytes_from\":" << get(bs.bytes_from) << ",\"flows\":" << get(bs.flows_total)
-          << ",\"flows_active\":" << bs.flows_active.load(std::memory_order_relaxed) << "}";
-        first = false;
-      }
+    for (const auto& b : backends) {
+      o << (first ? "" : ",") << "{\"vip\":\"" << json_escape(b.vip) << "\",\"address\":\"" << b.address.str()
+        << "\",\"port\":" << b.port << ",\"weight\":" << b.weight << ",\"packets\":" << b.packets_to + b.packets_from
+        << ",\"bytes\":" << b.bytes_to + b.bytes_from << ",\"packets_to\":" << b.packets_to
+        << ",\"bytes_to\":" << b.bytes_to << ",\"packets_from\":" << b.packets_from
+        << ",\"bytes_from\":" << b.bytes_from << ",\"flows\":" << b.flows_total
+        << ",\"flows_active\":" << b.established + b.other << "}";
+      first = false;
     }
     o << "],\"flows\":{\"active\":" << st.flows_active.load(std::memory_order_relaxed)
       << ",\"created\":" << get(st.flows_created) << ",\"expired\":" << get(st.flows_expired)
+      << ",\"evicted\":" << get(st.flows_evicted)
       << ",\"capacity\":" << cfg.max_flows << "},\"arp\":{\"replies\":" << get(st.arp_replies)
       << ",\"requests_sent\":" << get(st.arp_requests_sent) << "},\"icmp\":{\"echo_replies\":"
       << get(st.icmp_echo_replies) << ",\"frag_needed_sent\":" << get(st.icmp_frag_needed_sent)
@@ -78,21 +76,17 @@ std::string render_stats(const Engine& e, bool json) {
     o << line;
   }
   o << "\nbackends                      to(pkts)     to(bytes)  from(pkts)   from(bytes)  flows  active\n";
-  for (size_t v = 0; v < cfg.vips.size(); ++v) {
-    for (size_t b = 0; b < cfg.vips[v].backends.size(); ++b) {
-      auto& bc = cfg.vips[v].backends[b];
-      auto& bs = e.backend_stats(v, b);
-      std::string name = cfg.vips[v].name + " " + bc.address.str() + ":" + std::to_string(bc.port);
-      char line[200];
-      std::snprintf(line, sizeof line, "%-26s %12llu %13llu %11llu %13llu %6llu %7u\n", name.c_str(),
-                    (unsigned long long)get(bs.packets_to), (unsigned long long)get(bs.bytes_to),
-                    (unsigned long long)get(bs.packets_from), (unsigned long long)get(bs.bytes_from),
-                    (unsigned long long)get(bs.flows_total), bs.flows_active.load(std::memory_order_relaxed));
-      o << line;
-    }
+  for (const auto& b : backends) {
+    std::string name = b.vip + " " + b.address.str() + ":" + std::to_string(b.port);
+    char line[200];
+    std::snprintf(line, sizeof line, "%-26s %12llu %13llu %11llu %13llu %6llu %7u\n", name.c_str(),
+                  (unsigned long long)b.packets_to, (unsigned long long)b.bytes_to, (unsigned long long)b.packets_from,
+                  (unsigned long long)b.bytes_from, (unsigned long long)b.flows_total, b.established + b.other);
+    o << line;
   }
   o << "\nflows: active " << st.flows_active.load(std::memory_order_relaxed) << ", created " << get(st.flows_created)
-    << ", expired " << get(st.flows_expired) << ", capacity " << cfg.max_flows << "\n";
+    << ", expired " << get(st.flows_expired) << ", evicted " << get(st.flows_evicted) << ", capacity "
+    << cfg.max_flows << "\n";
   o << "arp: replies " << get(st.arp_replies) << ", requests sent " << get(st.arp_requests_sent)
     << "; icmp echo replies " << get(st.icmp_echo_replies) << ", frag-needed sent " << get(st.icmp_frag_needed_sent)
     << ", errors translated " << get(st.icmp_errors_translated) << "\n\ndrops\n";
@@ -127,17 +121,171 @@ std::string render_flows(const std::vector<FlowInfo>& flows, bool json) {
   return o.str();
 }
 
+std::string ms(double v) {
+  if (v < 0) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", v);
+  return b;
+}
+
+std::string json_ms(double v) { return v < 0 ? "null" : ms(v); }
+
+std::string render_backends(Engine& e, bool json) {
+  const auto vips = e.vip_info();
+  const auto backends = e.backends();
+  std::ostringstream o;
+  if (json) {
+    o << "{\"vips\":[";
+    for (size_t i = 0; i < vips.size(); ++i)
+      o << (i ? "," : "") << "{\"name\":\"" << json_escape(vips[i].name) << "\",\"algorithm\":\"" << vips[i].algorithm
+        << "\",\"min_active\":" << vips[i].min_active << "}";
+    o << "],\"backends\":[";
+    for (size_t i = 0; i < backends.size(); ++i) {
+      const auto& b = backends[i];
+      o << (i ? "," : "") << "{\"vip\":\"" << json_escape(b.vip) << "\",\"backend\":\"" << b.address.str() << ":" << b.port
+        << "\",\"address\":\"" << b.address.str() << "\",\"port\":" << b.port << ",\"weight\":" << b.weight
+        << ",\"group\":" << b.group << ",\"state\":\"" << b.state << "\",\"established\":" << b.established
+        << ",\"other\":" << b.other << ",\"flows_total\":" << b.flows_total << ",\"rtt_ms\":" << json_ms(b.rtt_ms)
+        << ",\"connect_ms\":" << json_ms(b.connect_ms) << ",\"response_ms\":" << json_ms(b.response_ms)
+        << ",\"rtt_samples\":" << b.rtt_samples << "}";
+    }
+    o << "]}\n";
+    return o.str();
+  }
+  for (const auto& v : vips) o << "vip " << v.name << ": algorithm " << v.algorithm << ", min-active " << v.min_active << "\n";
+  o << "\nvip        backend               weight group state     estab  other   flows   rtt(ms) connect  response\n";
+  for (const auto& b : backends) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-10s %-21s %6u %5u %-9s %5u %6u %7llu %9s %8s %9s\n", b.vip.c_str(),
+                  (b.address.str() + ":" + std::to_string(b.port)).c_str(), b.weight, b.group, b.state.c_str(),
+                  b.established, b.other, (unsigned long long)b.flows_total, ms(b.rtt_ms).c_str(),
+                  ms(b.connect_ms).c_str(), ms(b.response_ms).c_str());
+    o << line;
+  }
+  return o.str();
+}
+
+// "ip:port" -> address and port; false when it is not one.
+bool parse_backend(const std::string& s, IpAddr& addr, uint16_t& port) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  auto a = IpAddr::parse(s.substr(0, colon));
+  if (!a || !a->is_v4()) return false;
+  const std::string p = s.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  const unsigned long n = std::stoul(p);
+  if (n < 1 || n > 65535) return false;
+  addr = *a;
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+bool parse_uint(const std::string& s, uint64_t max, uint32_t& out) {
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  const unsigned long long n = std::stoull(s);
+  if (n > max) return false;
+  out = static_cast<uint32_t>(n);
+  return true;
+}
+
+constexpr const char* kUsage =
+    "stats [json] | flows [json] | backends [json] | weight BACKEND W [--vip NAME] | drain BACKEND [--vip NAME] | "
+    "add BACKEND [--weight W] [--group G] [--vip NAME] | remove BACKEND [--vip NAME] | group BACKEND G [--vip NAME] | "
+    "min-active N [--vip NAME] | algo NAME [--vip NAME]   (BACKEND: ip:port)";
+
+std::string answer(const std::string& why, const std::string& done) {
+  return why.empty() ? "ok: " + done + "\n" : "error: " + why + "\n";
+}
+
 }  // namespace
 
 std::string handle_admin_command(Engine& engine, const std::string& line) {
   std::istringstream in(line);
-  std::string cmd, arg;
-  in >> cmd >> arg;
-  const bool json = arg == "json";
-  if (!arg.empty() && !json) return "error: unknown argument '" + arg + "' (expected json)\n";
-  if (cmd == "stats") return render_stats(engine, json);
-  if (cmd == "flows") return render_flows(engine.flows(), json);
-  return "error: unknown command '" + cmd + "' (expected stats or flows)\n";
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.empty()) return std::string("error: empty command (expected ") + kUsage + ")\n";
+  const std::string cmd = words[0];
+  // Options: --vip NAME, --weight W, --group G (add); the rest are positional.
+  std::string vip;
+  std::vector<std::string> pos;
+  std::string opt_weight, opt_group;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--vip" || w == "--weight" || w == "--group") {
+      if (i + 1 >= words.size()) return "error: " + w + " needs a value\n";
+      (w == "--vip" ? vip : w == "--weight" ? opt_weight : opt_group) = words[++i];
+    } else if (w.rfind("--", 0) == 0) {
+      return "error: unknown option '" + w + "'\n";
+    } else {
+      pos.push_back(w);
+    }
+  }
+  auto want = [&](size_t n, const char* form) -> std::string {
+    if (pos.size() != n) return std::string("error: usage: ") + form + "\n";
+    return "";
+  };
+  const bool wants_json = pos.size() == 1 && pos[0] == "json";
+  if (cmd == "stats" || cmd == "flows" || cmd == "backends") {
+    if (!pos.empty() && !wants_json) return "error: unknown argument '" + pos[0] + "' (expected json)\n";
+    if (cmd == "stats") return render_stats(engine, wants_json);
+    if (cmd == "flows") return render_flows(engine.flows(), wants_json);
+    return render_backends(engine, wants_json);
+  }
+  IpAddr addr;
+  uint16_t port = 0;
+  uint32_t n = 0;
+  auto backend_arg = [&]() -> std::string {
+    if (!parse_backend(pos[0], addr, port)) return "error: '" + pos[0] + "' is not a backend (expected ip:port, e.g. 192.0.2.11:80)\n";
+    return "";
+  };
+  if (cmd == "weight") {
+    if (auto e = want(2, "weight BACKEND W [--vip NAME]"); !e.empty()) return e;
+    if (auto e = backend_arg(); !e.empty()) return e;
+    if (!parse_uint(pos[1], kMaxWeight, n)) return "error: weight '" + pos[1] + "' is not a whole number 0.." + std::to_string(kMaxWeight) + "\n";
+    return answer(engine.set_weight(vip, addr, port, n), pos[0] + " weight " + pos[1]);
+  }
+  if (cmd == "drain") {
+    if (auto e = want(1, "drain BACKEND [--vip NAME]"); !e.empty()) return e;
+    if (auto e = backend_arg(); !e.empty()) return e;
+    return answer(engine.set_weight(vip, addr, port, 0), pos[0] + " draining (weight 0): no new flows, live ones continue");
+  }
+  if (cmd == "group") {
+    if (auto e = want(2, "group BACKEND G [--vip NAME]"); !e.empty()) return e;
+    if (auto e = backend_arg(); !e.empty()) return e;
+    if (!parse_uint(pos[1], 255, n) || n == 0) return "error: group '" + pos[1] + "' is not a whole number 1..255\n";
+    return answer(engine.set_group(vip, addr, port, n), pos[0] + " group " + pos[1]);
+  }
+  if (cmd == "remove") {
+    if (auto e = want(1, "remove BACKEND [--vip NAME]"); !e.empty()) return e;
+    if (auto e = backend_arg(); !e.empty()) return e;
+    return answer(engine.remove_backend(vip, addr, port), pos[0] + " removed: no new flows, live ones continue");
+  }
+  if (cmd == "add") {
+    if (auto e = want(1, "add BACKEND [--weight W] [--group G] [--vip NAME]"); !e.empty()) return e;
+    if (auto e = backend_arg(); !e.empty()) return e;
+    BackendConfig b;
+    b.address = addr;
+    b.port = port;
+    if (!opt_weight.empty() && !parse_uint(opt_weight, kMaxWeight, b.weight))
+      return "error: weight '" + opt_weight + "' is not a whole number 0.." + std::to_string(kMaxWeight) + "\n";
+    if (!opt_group.empty() && (!parse_uint(opt_group, 255, b.group) || b.group == 0))
+      return "error: group '" + opt_group + "' is not a whole number 1..255\n";
+    return answer(engine.add_backend(vip, b), pos[0] + " added");
+  }
+  if (cmd == "algo") {
+    if (auto e = want(1, "algo NAME [--vip NAME]"); !e.empty()) return e;
+    Algorithm a;
+    if (!parse_algorithm(pos[0], a))
+      return "error: unknown algorithm '" + pos[0] + "' (expected rr, wrr, lc, wlc, rtt, priority, sh or maglev)\n";
+    return answer(engine.set_algorithm(vip, a), "algorithm " + pos[0]);
+  }
+  if (cmd == "min-active") {
+    if (auto e = want(1, "min-active N [--vip NAME]"); !e.empty()) return e;
+    if (!parse_uint(pos[0], kMaxBackendsPerVip, n) || n == 0)
+      return "error: min-active '" + pos[0] + "' is not a whole number 1.." + std::to_string(kMaxBackendsPerVip) + "\n";
+    return answer(engine.set_min_active(vip, n), "min-active " + pos[0]);
+  }
+  return "error: unknown command '" + cmd + "' (expected " + kUsage + ")\n";
 }
 
 struct AdminServer::Impl {

@@ -18,7 +18,7 @@ const char* to_string(TcpState s) {
   return "?";
 }
 
-FlowTable::FlowTable(uint32_t capacity) : entries_(capacity ? capacity : 1) {
+FlowTable::FlowTable(uint32_t capacity) : entries_(capacity ? capacity : 1), lru_(entries_.size()) {
   // Two keys per flow; keep the load factor at or below 1/2.
   uint32_t slots = std::bit_ceil(static_cast<uint32_t>(entries_.size()) * 4u);
   slots_.assign(slots, Slot{});
@@ -70,6 +70,21 @@ void FlowTable::erase_slot(uint32_t idx) {
   slots_[hole] = Slot{};
 }
 
+void FlowTable::lru_unlink(uint32_t id) {
+  Link& l = lru_[id];
+  (l.prev != kNone ? lru_[l.prev].next : lru_head_) = l.next;
+  (l.next != kNone ? lru_[l.next].prev : lru_tail_) = l.prev;
+  l = Link{};
+}
+
+void FlowTable::lru_push_front(uint32_t id) {
+  Link& l = lru_[id];
+  l.prev = kNone;
+  l.next = lru_head_;
+  (lru_head_ != kNone ? lru_[lru_head_].prev : lru_tail_) = id;
+  lru_head_ = id;
+}
+
 FlowTable::Hit FlowTable::lookup(const FlowKey& k, uint64_t now_ms) const {
   const uint32_t h = hash_key(k);
   const uint32_t i = find_slot(k, h);
@@ -94,6 +109,7 @@ uint32_t FlowTable::insert(const FlowKey& original, const FlowKey& reply, uint64
   e.in_use = true;
   insert_slot(h0, (id << 1) + 1);
   insert_slot(h1, ((id << 1) | 1) + 1);
+  lru_push_front(id);
   ++used_;
   return id;
 }
@@ -112,6 +128,7 @@ uint32_t FlowTable::insert_one_way(const FlowKey& original, uint64_t now_ms) {
   e.in_use = true;
   e.one_way = true;
   insert_slot(h0, (id << 1) + 1);
+  lru_push_front(id);
   ++used_;
   return id;
 }
@@ -124,6 +141,7 @@ void FlowTable::remove(uint32_t id) {
     if (i != kNone) erase_slot(i);
   }
   e.in_use = false;
+  lru_unlink(id);
   free_.push_back(id);
   --used_;
 }
@@ -131,6 +149,10 @@ void FlowTable::remove(uint32_t id) {
 void FlowTable::touch(uint32_t id, Dir dir, uint8_t proto, uint8_t flags, uint64_t now_ms,
                       const FlowTimeouts& t) {
   FlowEntry& e = entries_[id];
+  if (e.in_use && lru_head_ != id) {
+    lru_unlink(id);
+    lru_push_front(id);
+  }
   ++e.packets[static_cast<int>(dir)];
   if (proto != 6) {
     e.expires_ms = now_ms + t.udp;

@@ -22,8 +22,12 @@ const char* to_string(Proto p);       // "tcp", "udp"
 struct BackendConfig {
   IpAddr address;
   uint16_t port = 0;
-  uint32_t weight = 1;
+  uint32_t weight = 1;  // 0: draining (no new flows)
+  uint32_t group = 1;   // priority group, 1 = most preferred (algorithm priority)
 };
+
+inline constexpr size_t kMaxBackendsPerVip = 1024;
+inline constexpr uint32_t kMaxWeight = 1000000;
 
 struct VipConfig {
   std::string name;
@@ -35,6 +39,10 @@ struct VipConfig {
   std::vector<BackendConfig> backends;
   IpAddr proxy_ip;       // proxy: the source address toward the servers (PIP)
   uint8_t dscp = 0;      // dsr-l3-dscp: the code that marks this VIP's packets (1..63)
+  uint32_t min_active = 1;             // priority: usable members the serving groups need
+  uint32_t maglev_table_size = 65537;  // maglev: lookup table size, a prime
+  uint32_t persistence_timeout = 0;    // seconds a client sticks to its server; 0 = off
+  uint8_t persistence_netmask = 32;    // prefix length of the client address that sticks
 };
 
 struct PortConfig {
@@ -74,6 +82,13 @@ struct Config {
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Parses an algorithm name ("rr", ..., "maglev"); false for an unknown one.
+bool parse_algorithm(const std::string& name, Algorithm& out);
+
+// Why `b` cannot be a backend of `v` in config `c` (reachability and the mode's rules;
+// not duplicates), or "" when it can. For the loader and for runtime `add`.
+std::string backend_problem(const Config& c, const VipConfig& v, const BackendConfig& b);
 
 // Parses and validates a TOML config file. Throws ConfigError naming file, line and key.
 Config load_config(const std::string& path);

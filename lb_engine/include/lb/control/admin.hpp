@@ -1,7 +1,13 @@
 // The control socket: a unix stream socket on which each connection sends one command
 // line and reads the answer until the engine closes the connection.
-//   stats [json]   counters: ports, drops by reason, backends, flows
-//   flows [json]   the connection table
+//   stats [json]      counters: ports, drops by reason, backends, flows
+//   flows [json]      the connection table
+//   backends [json]   per VIP its algorithm; per backend weight, group, state, live
+//                     flows (established / other), flows total, RTT score and parts
+//   weight BACKEND W [--vip NAME]     drain BACKEND [--vip NAME]
+//   add BACKEND [--weight W] [--group G] [--vip NAME]     remove BACKEND [--vip NAME]
+//   group BACKEND G [--vip NAME]      min-active N [--vip NAME]     algo NAME [--vip NAME]
+// BACKEND is ip:port. Changes answer "ok: ..." or "error: <why>" (and change nothing).
 #pragma once
 #include <memory>
 #include <string>

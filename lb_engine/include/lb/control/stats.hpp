@@ -54,6 +54,7 @@ struct EngineStats {
   std::atomic<uint64_t> arp_replies{0}, arp_requests_sent{0}, icmp_echo_replies{0};
   std::atomic<uint64_t> icmp_frag_needed_sent{0}, icmp_errors_translated{0};
   std::atomic<uint64_t> flows_created{0}, flows_expired{0};
+  std::atomic<uint64_t> flows_evicted{0};  // the table was full: the least recently used flow made room
   std::atomic<uint32_t> flows_active{0};
   void drop(Drop d) { bump(drops[static_cast<size_t>(d)]); }
 };

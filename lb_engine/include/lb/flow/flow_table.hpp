@@ -2,6 +2,11 @@
 // the client sends it, and the packet as the backend sends its reply), with TCP state
 // tracking and per-state idle timeouts. Fixed capacity, allocated once; no allocation
 // on lookup, insert or removal.
+//
+// The table also keeps its flows in least-recently-used order: insert and touch make a
+// flow the most recent, remove takes it out, and oldest() names the least recent (the
+// one to give up when the table is full). The links live beside the entries, not in
+// FlowEntry, which stays one 64-byte cache line.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -69,12 +74,16 @@ class FlowTable {
   // Whether some flow owns this key (expired or not).
   bool contains(const FlowKey& k) const { return find_slot(k, hash_key(k)) != kNone; }
 
+  // Frees the flow's id and keys; nothing when it is not in use.
   void remove(uint32_t id);
+  // The least recently inserted or touched flow in use, or kNone when the table is empty.
+  uint32_t oldest() const { return lru_tail_; }
   FlowEntry& at(uint32_t id) { return entries_[id]; }
   const FlowEntry& at(uint32_t id) const { return entries_[id]; }
 
-  // Advances the TCP state for a packet with `tcp_flags` seen in `dir`, and refreshes the
-  // deadline from `t`. For UDP pass proto 17 and flags 0.
+  // Advances the TCP state for a packet with `tcp_flags` seen in `dir`, refreshes the
+  // deadline from `t` and makes the flow the most recently used. For UDP pass proto 17
+  // and flags 0.
   void touch(uint32_t id, Dir dir, uint8_t proto, uint8_t tcp_flags, uint64_t now_ms,
              const FlowTimeouts& t);
 
@@ -114,10 +123,20 @@ class FlowTable {
   uint32_t find_slot(const FlowKey& k, uint32_t h) const;  // index of the slot or kNone
   void insert_slot(uint32_t h, uint32_t ref);
   void erase_slot(uint32_t idx);
+  void lru_unlink(uint32_t id);
+  void lru_push_front(uint32_t id);  // makes id the most recent
+
+  struct Link {
+    uint32_t prev = kNone;  // toward the most recent
+    uint32_t next = kNone;  // toward the least recent
+  };
 
   std::vector<FlowEntry> entries_;
   std::vector<uint32_t> free_;
   std::vector<Slot> slots_;
+  std::vector<Link> lru_;        // per entry; only flows in use are linked
+  uint32_t lru_head_ = kNone;    // most recently used
+  uint32_t lru_tail_ = kNone;    // least recently used
   uint32_t mask_ = 0;
   uint32_t used_ = 0;
   uint32_t sweep_pos_ = 0;
