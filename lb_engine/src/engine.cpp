@@ -445,9 +445,10 @@ void Engine::count_state(const FlowEntry& e, TcpState from, TcpState to) {
   }
 }
 
-// RTT samples, where the LB sees both directions (inline, proxy): the handshake (the
+// RTT samples. Where the LB sees both directions (inline, proxy): the handshake (the
 // client's SYN passed on -> the server's SYN-ACK) and the first request -> the first
-// response payload. Timestamps are taken only for those few packets.
+// response payload. In DSR modes: the client's SYN -> the client's ACK of the SYN-ACK
+// the server sent it directly. Timestamps are taken only for those few packets.
 void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
   FlowMarks& m = marks_[id];
   if ((m.flags & kResponseSeen) || (!p.tcp && !p.udp)) return;
@@ -461,6 +462,12 @@ void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
     if (syn_ack == TcpHdr::kSyn && !(m.flags & kSynMarked)) {
       m.t_us = now_us();
       m.flags |= kSynMarked;
+    } else if (e.one_way && syn_ack == TcpHdr::kAck && (m.flags & kSynMarked) && !(m.flags & kSynAcked)) {
+      // DSR: the SYN-ACK bypasses us; the client's ACK of it closes the handshake
+      // (this sample includes the client's own path, the same for every backend).
+      b.rtt.add_connect_us(now_us() - m.t_us);
+      m.flags |= kSynAcked | kResponseSeen;  // no response payload ever crosses the LB
+      sampled = true;
     } else if (payload && !(m.flags & kRequestMarked)) {
       m.t_us = now_us();
       m.flags |= kRequestMarked;
@@ -517,7 +524,7 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
   const TcpState before = e.state;
   flows_.touch(hit.id, hit.dir, ip->protocol, tcp_flags, now, timeouts_);
   if (e.state != before) count_state(e, before, e.state);
-  if (mode == Mode::inline_nat || mode == Mode::proxy) sample_rtt(hit.id, hit.dir, p);
+  sample_rtt(hit.id, hit.dir, p);
   if (hit.dir == Dir::original) {
     bump(b.stats->packets_to);
     bump(b.stats->bytes_to, p.len);

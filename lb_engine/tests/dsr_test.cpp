@@ -118,6 +118,26 @@ TEST_F(DsrL2Test, TcpStateReachesEstablishedFromTheClientsDirectionAlone) {
   EXPECT_GT(flows[0].expires_in_ms, cfg.timeouts.tcp_syn * 1000ull) << "the established timeout applies";
 }
 
+// The SYN-ACK bypasses the LB; the client's ACK of it closes the handshake, and that
+// time is the backend's RTT sample (rtt scheduling in DSR modes).
+TEST_F(DsrL2Test, SynToTheClientsAckIsTheBackendsRttSample) {
+  resolve_neighbours();
+  inject(client_syn(40001));
+  inject(client_ack(40001));
+  inject(client_ack(40001));
+  take();
+  int measured = 0;
+  for (const auto& b : engine.backends()) {
+    if (b.rtt_samples == 0) continue;
+    ++measured;
+    EXPECT_EQ(b.address.str(), "203.0.113.11");
+    EXPECT_EQ(b.rtt_samples, 1u) << "one sample per flow";
+    EXPECT_GE(b.connect_ms, 0.0);
+    EXPECT_EQ(b.established, 1u);
+  }
+  EXPECT_EQ(measured, 1);
+}
+
 TEST_F(DsrL2Test, UdpDatagramIsSwitchedUnchanged) {
   resolve_neighbours();
   const auto in = client_udp(5353, "hello");
