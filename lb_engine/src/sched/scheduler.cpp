@@ -65,6 +65,7 @@ void Scheduler::update(std::span<const SchedBackend> b) {
   } else {
     maglev_.clear();  // 256 KiB at the default size: only kept while maglev is in use
     maglev_.shrink_to_fit();
+    maglev_w_.clear();
   }
 }
 
@@ -203,6 +204,22 @@ int Scheduler::pick_sh(std::span<const SchedBackend> b, uint32_t src_hash) {
 // rounds, so slot ownership is proportional to weight within one turn per backend, and
 // the turns stay interleaved however large or coprime the weights are.
 void Scheduler::build_maglev(std::span<const SchedBackend> b) {
+  const uint32_t m = opt_.maglev_table_size;
+  std::vector<uint32_t> w(b.size(), 0);
+  for (size_t i = 0; i < b.size(); ++i) w[i] = b[i].takes_new_flows() ? b[i].weight : 0;
+  // Only departures since the last build? Then keep the stayers' slots (see the header).
+  bool only_left = maglev_.size() == m && maglev_w_.size() == w.size() && w != maglev_w_;
+  for (size_t i = 0; only_left && i < w.size(); ++i) only_left = w[i] == maglev_w_[i] || w[i] == 0;
+  std::vector<int32_t> old;
+  if (only_left) old.swap(maglev_);
+  maglev_w_ = w;
+  fill_maglev(b);
+  if (!only_left) return;
+  for (uint32_t s = 0; s < m; ++s)
+    if (old[s] >= 0 && w[static_cast<size_t>(old[s])] > 0) maglev_[s] = old[s];
+}
+
+void Scheduler::fill_maglev(std::span<const SchedBackend> b) {
   const uint32_t m = opt_.maglev_table_size;
   maglev_.assign(m, -1);
   struct Turn {

@@ -15,7 +15,11 @@
 //             members and spills over to group 2 as well when it has fewer.
 //   sh        source hash: weighted rendezvous hash of the client address
 //   maglev    Maglev consistent hashing (weighted) of the flow's 5-tuple hash; table
-//             size prime, 65537 by default
+//             size prime, 65537 by default. When backends only leave (removed, drained,
+//             down; the others' weights unchanged), the slots of those that stay are
+//             kept and only the leavers' slots are refilled from the fresh table: no
+//             flow hash moves between two remaining backends. Any other change (an
+//             addition, a weight) rebuilds the table from scratch, as the paper does.
 //
 // Every algorithm skips backends that may not take new flows: weight 0 (draining),
 // down (health), or removed. pick() returns -1 when none may.
@@ -82,12 +86,14 @@ class Scheduler {
   int pick_rtt(std::span<const SchedBackend> b);
   int pick_sh(std::span<const SchedBackend> b, uint32_t src_hash);
   void build_maglev(std::span<const SchedBackend> b);
+  void fill_maglev(std::span<const SchedBackend> b);  // the table from scratch
   void choose_group(std::span<const SchedBackend> b);
 
   SchedOptions opt_;
   size_t rr_next_ = 0;
   std::vector<int64_t> wrr_current_;  // smooth WRR: current weight per backend
   std::vector<int32_t> maglev_;       // slot -> backend index
+  std::vector<uint32_t> maglev_w_;    // the weights the table was built for (0: not in it)
   std::vector<uint8_t> in_group_;     // priority: backends of the serving group
   std::vector<uint8_t> all_;          // every backend allowed (rr, wrr without groups)
   uint32_t explore_count_ = 0;
