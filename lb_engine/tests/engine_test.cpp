@@ -920,6 +920,22 @@ TEST_F(SessionTest, HandshakeAndFirstResponseAreMeasuredPerBackend) {
   EXPECT_LT(info((b + 1) % 3)->rtt_ms, 0.0) << "the others are unmeasured";
 }
 
+// Every packet of a flow follows its entry, whatever the scheduler decides later.
+TEST_F(SessionTest, LiveFlowsKeepTheirServerAcrossAlgorithmAndBackendChanges) {
+  resolve_neighbours();
+  std::vector<int> first;
+  for (uint16_t p = 40001; p <= 40006; ++p) first.push_back(syn_goes_to(p));
+  EXPECT_EQ(engine.set_algorithm("", lb::Algorithm::maglev), "");
+  EXPECT_EQ(engine.set_weight("", *lb::IpAddr::parse(kBackendIp[1]), 80, 7), "");
+  EXPECT_EQ(engine.remove_backend("", *lb::IpAddr::parse(kBackendIp[2]), 80), "");
+  for (uint16_t p = 40001; p <= 40006; ++p) {
+    inject(kFront, client_ack(p));
+    auto out = only_output(kBack);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(Sent(out).eth.dst_addr().to_string(), kBackendMac[first[p - 40001]]) << "port " << p;
+  }
+}
+
 TEST_F(SessionTest, ControlCommandsChangeNothingWhenWrong) {
   auto ask = [&](const std::string& line) { return lb::handle_admin_command(engine, line); };
   EXPECT_EQ(ask("weight 192.0.2.99:80 3").rfind("error: no backend 192.0.2.99:80", 0), 0u);
