@@ -244,6 +244,13 @@ algorithm = "rr"
 EOF
 	[[ $3 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
 	[[ $3 != dsr-l3-dscp ]] || echo "dscp = $DSCP"
+	# Health: HTTP GET /health for the web VIP, a TCP connect to port 80 for the UDP
+	# echo (the same lab_server): down after 2 failures, up after 2 passes, 1 s apart.
+	if [[ $2 == tcp ]]; then
+		echo 'health = { type = "http", path = "/health", status = 200, interval_ms = 1000, timeout_ms = 500, rise = 2, fall = 2 }'
+	else
+		echo 'health = { type = "tcp", port = 80, interval_ms = 1000, timeout_ms = 500, rise = 2, fall = 2 }'
+	fi
 	toml_backends "$4" "$5"
 }
 

@@ -31,7 +31,7 @@ const char* to_string(Drop d) {
       "ip_malformed",    "ip_bad_checksum", "ip_fragment", "ttl_exceeded", "l4_malformed",
       "no_service",      "not_for_vip",   "no_flow",      "no_backend",   "flow_table_full",
       "flow_conflict",   "proxy_ports_exhausted", "icmp_unhandled", "no_route", "neigh_unresolved",
-      "tunnel_too_big",  "tunnel_gso",    "tx_error"};
+      "tunnel_too_big",  "tunnel_gso",    "backend_down", "tx_error"};
   static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(Drop::count_));
   return names[static_cast<size_t>(d)];
 }
@@ -110,6 +110,9 @@ Engine::Engine(const Config& cfg, PacketIo& io)
     vips_.push_back(std::move(v));
   }
   marks_.resize(flows_.capacity());
+  const uint64_t now = now_ms();
+  for (size_t vi = 0; vi < vips_.size(); ++vi)
+    for (size_t bi = 0; bi < vips_[vi].backends.size(); ++bi) init_health(vi, bi, now);
   auto& t = cfg_.timeouts;
   timeouts_ = FlowTimeouts{t.tcp_syn * 1000ull, t.tcp_established * 1000ull, t.tcp_fin * 1000ull,
                            t.tcp_close * 1000ull, t.udp * 1000ull};
@@ -326,6 +329,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const uint32_t daddr = ip->daddr;
   const bool for_vip = is_vip_address(daddr);
   const bool for_us = !for_vip && is_own_address(daddr);
+  if (for_us && !ip->is_fragment() && (p.tcp || p.icmp) && health_reply(p, now)) return;
 
   if (p.icmp && (for_vip || for_us) && !ip->is_fragment()) {
     if (p.icmp->type == IcmpHdr::kEchoRequest) return answer_icmp_echo(port, p, now);
@@ -370,7 +374,16 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
       return stats_.drop(Drop::no_flow);
     if (routes_packets(vips_[vi].cfg.mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);  // no flow for it
     const uint32_t id = new_flow(static_cast<size_t>(vi), key, now);
-    if (id == FlowTable::kNone) return;  // counted by new_flow
+    if (id == FlowTable::kNone) {  // counted by new_flow
+      const Vip& v = vips_[vi];
+      bool any_up = false;
+      for (const auto& sb : v.sched_in) any_up |= sb.up && !sb.removed;
+      if (!any_up) {  // every backend is down: tell the client rather than let it wait
+        if (v.cfg.when_all_down == AllDown::reset && p.tcp) return send_tcp_rst(p, now);
+        return send_icmp_unreach(p, v.cfg.when_all_down == AllDown::reset ? 3 : 1, 0, daddr, now);
+      }
+      return;
+    }
     hit = FlowTable::Hit{id, Dir::original, false};
   }
   forward(p, hit, flags, now);
@@ -387,7 +400,7 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
     if (r >= 0 && static_cast<size_t>(r) < v.sched_in.size() && v.sched_in[r].takes_new_flows()) bi = r;
   }
   if (bi < 0) bi = v.sched.pick(v.sched_in, mix32(key.saddr), hash_flow(key));
-  if (bi < 0) return stats_.drop(Drop::no_backend), FlowTable::kNone;
+  if (bi < 0) return stats_.drop(Drop::no_backend), FlowTable::kNone;  // the caller answers the client
   if (v.persist) v.persist->record(masked, bi, now);
   const Backend& b = v.backends[bi];
   if (flows_.size() >= flows_.capacity()) {  // full: the least recently used flow makes room
@@ -521,6 +534,16 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
   Backend& b = v.backends[e.backend];
   const Mode mode = v.cfg.mode;
   if (routes_packets(mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);
+  if (v.cfg.on_backend_down == OnDown::reset && !v.sched_in[e.backend].up) {
+    // Its server is down and the VIP resets such flows: the client's next packet gets a
+    // RST (UDP: port unreachable) and the flow ends.
+    const bool from_client = hit.dir == Dir::original;
+    release_flow(hit.id);
+    stats_.drop(Drop::backend_down);
+    if (!from_client) return;
+    if (p.tcp) return send_tcp_rst(p, now);
+    return send_icmp_unreach(p, 3, 0, ip->daddr, now);
+  }
   const TcpState before = e.state;
   flows_.touch(hit.id, hit.dir, ip->protocol, tcp_flags, now, timeouts_);
   if (e.state != before) count_state(e, before, e.state);
@@ -632,12 +655,20 @@ void Engine::encapsulate_ipip(Parsed& p, uint32_t rip, uint64_t now) {
 }
 
 // ICMP destination unreachable, fragmentation needed (type 3 code 4), from the address
-// of the port the packet came in by, quoting as much of it as fits in 576 bytes.
+// of the port the packet came in by.
 void Engine::send_frag_needed(Parsed& p, uint16_t mtu, uint64_t now) {
   size_t back_port;
   uint32_t hop;
+  if (!lookup_route(p.ip->saddr, back_port, hop)) return stats_.drop(Drop::no_route);
+  bump(stats_.icmp_frag_needed_sent);
+  stats_.drop(Drop::tunnel_too_big);
+  send_icmp_unreach(p, 4, mtu, ports_[back_port].cfg.address.addr.v4_net(), now);
+}
+
+// ICMP destination unreachable (`code`; `mtu` for code 4) from `src` to the packet's
+// sender, quoting as much of the packet as fits in 576 bytes.
+void Engine::send_icmp_unreach(Parsed& p, uint8_t code, uint16_t mtu, uint32_t src, uint64_t now) {
   const uint32_t to = p.ip->saddr;
-  if (!lookup_route(to, back_port, hop)) return stats_.drop(Drop::no_route);
   const size_t quote = std::min<size_t>(p.len - sizeof(EthHdr), 576 - sizeof(Ipv4Hdr) - sizeof(IcmpHdr));
   uint8_t* buf = txbuf_.data();
   const size_t len = sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(Ipv4Hdr) + sizeof(IcmpHdr) + quote;
@@ -646,21 +677,61 @@ void Engine::send_frag_needed(Parsed& p, uint16_t mtu, uint64_t now) {
   eth->type = htons(EthHdr::kIpv4);
   auto* ip = reinterpret_cast<Ipv4Hdr*>(eth + 1);
   auto* icmp = reinterpret_cast<IcmpHdr*>(ip + 1);
-  std::memcpy(icmp + 1, p.ip, quote);
+  std::memmove(icmp + 1, p.ip, quote);
   ip->ver_ihl = 0x45;
   ip->tot_len = htons(static_cast<uint16_t>(sizeof(Ipv4Hdr) + sizeof(IcmpHdr) + quote));
   ip->ttl = 64;
   ip->protocol = Ipv4Hdr::kIcmp;
-  ip->saddr = ports_[back_port].cfg.address.addr.v4_net();
+  ip->saddr = src;
   ip->daddr = to;
   ip->check = ipv4_header_checksum(ip, sizeof(Ipv4Hdr));
   icmp->type = IcmpHdr::kDestUnreach;
-  icmp->code = 4;
+  icmp->code = code;
   icmp->seq = htons(mtu);  // RFC 1191: the next-hop MTU sits in the low 16 bits of the second word
   icmp->check = csum_finish(csum_add_bytes(0, icmp, sizeof(IcmpHdr) + quote));
-  bump(stats_.icmp_frag_needed_sent);
-  stats_.drop(Drop::tunnel_too_big);
+  if (code != 4) bump(stats_.unreachables_sent);
   send_frame(buf, len, to, now);
+}
+
+// A RST answering a TCP segment (RFC 793 "reset generation"): from its destination to
+// its source; seq = its ACK number when it has one, else it acknowledges the segment.
+void Engine::send_tcp_rst(Parsed& p, uint64_t now) {
+  const TcpHdr* in = p.tcp;
+  const size_t hl = in->header_len();
+  const uint32_t seg_len = static_cast<uint32_t>(p.l4_len > hl ? p.l4_len - hl : 0) +
+                           ((in->flags & TcpHdr::kSyn) ? 1 : 0) + ((in->flags & TcpHdr::kFin) ? 1 : 0);
+  uint8_t* buf = txbuf_.data();
+  const size_t len = sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(Ipv4Hdr) + sizeof(TcpHdr);
+  const uint32_t saddr = p.ip->daddr, daddr = p.ip->saddr;
+  const uint16_t sport = in->dest, dport = in->source;
+  const uint32_t in_seq = ntohl(in->seq), in_ack = ntohl(in->ack_seq);
+  const bool had_ack = in->flags & TcpHdr::kAck;
+  std::memset(buf, 0, len);
+  auto* eth = reinterpret_cast<EthHdr*>(buf + sizeof(VnetHdr));
+  eth->type = htons(EthHdr::kIpv4);
+  auto* ip = reinterpret_cast<Ipv4Hdr*>(eth + 1);
+  auto* t = reinterpret_cast<TcpHdr*>(ip + 1);
+  ip->ver_ihl = 0x45;
+  ip->tot_len = htons(static_cast<uint16_t>(sizeof(Ipv4Hdr) + sizeof(TcpHdr)));
+  ip->ttl = 64;
+  ip->protocol = Ipv4Hdr::kTcp;
+  ip->saddr = saddr;
+  ip->daddr = daddr;
+  ip->check = ipv4_header_checksum(ip, sizeof(Ipv4Hdr));
+  t->source = sport;
+  t->dest = dport;
+  t->doff_res = 5 << 4;
+  if (had_ack) {
+    t->seq = htonl(in_ack);
+    t->flags = TcpHdr::kRst;
+  } else {
+    t->ack_seq = htonl(in_seq + seg_len);
+    t->flags = TcpHdr::kRst | TcpHdr::kAck;
+  }
+  t->check = l4_checksum_v4(saddr, daddr, Ipv4Hdr::kTcp, reinterpret_cast<uint8_t*>(t), sizeof(TcpHdr),
+                            offsetof(TcpHdr, check));
+  bump(stats_.resets_sent);
+  send_frame(buf, len, daddr, now);
 }
 
 // An ICMP error (destination unreachable, time exceeded) quotes the packet that caused
@@ -759,6 +830,7 @@ size_t Engine::drain(uint64_t now, size_t budget) {
 }
 
 void Engine::housekeeping(uint64_t now) {
+  health_tick(now);
   const uint32_t budget = std::max<uint32_t>(1024, flows_.capacity() / 50);
   uint32_t n = flows_.sweep(now, budget, [&](uint32_t id) { backend_flow_ended(flows_.at(id)); });
   if (n) {
@@ -859,6 +931,14 @@ std::vector<BackendInfo> Engine::backends() {
         o.connect_ms = b.rtt.connect_ms();
         o.response_ms = b.rtt.response_ms();
         o.rtt_samples = b.rtt.samples();
+        o.check = to_string(b.cfg.health.type);
+        o.checks = b.health.checks;
+        o.check_failures = b.health.failures;
+        o.transitions = b.health.transitions;
+        o.since_ms = now_ms() - b.health.changed_ms;
+        o.last_check = b.health.last_result;
+        o.change_reason = b.health.change_reason;
+        o.probe_ms = b.health.last_probe_us ? b.health.last_probe_us / 1000.0 : -1;
         out.push_back(std::move(o));
       }
   });
@@ -969,13 +1049,16 @@ std::string Engine::add_backend(const std::string& vip, const BackendConfig& b) 
       Vip& x = vips_[v];
       size_t i = 0;
       while (i < x.backends.size() && !(x.backends[i].cfg.address == b.address && x.backends[i].cfg.port == b.port)) ++i;
+      BackendConfig bc = b;
+      bc.health = x.cfg.health;  // the VIP's check
       if (i == x.backends.size()) {  // new: a slot of its own (indices of live flows never move)
         Backend nb;
-        nb.cfg = b;
+        nb.cfg = bc;
         x.backends.push_back(std::move(nb));
-        x.sched_in.push_back(sched_backend(b));
+        x.sched_in.push_back(sched_backend(bc));
+        init_health(v, i, now_ms());
       } else {  // back after a remove: the same slot, its live flows still counted
-        x.backends[i].cfg = b;
+        x.backends[i].cfg = bc;
         x.sched_in[i].weight = b.weight;
         x.sched_in[i].group = b.group;
         x.sched_in[i].removed = false;

@@ -82,9 +82,10 @@ CheckCase hop4_at_client_check(const Flow& f, const std::string& id, const char*
 
 CheckCase reply_never_crosses_lb_check(const Flow& f) {
     return absent_check(f, "ReplyNeverCrossesTheLb",
-                        "the server's reply goes straight to the router: no TCP or UDP packet from VIP:80 "
-                        "appears at the LB's port",
-                        "lb-a.front", Match{.src_ip = "{vip}", .src_port = "80"});
+                        "the server's reply goes straight to the router: no packet from VIP:80 to the client "
+                        "appears at the LB's port (the health checks' answers from the VIP to the LB's own "
+                        "address do)",
+                        "lb-a.front", Match{.src_ip = "{vip}", .dst_ip = "{cip}", .src_port = "80"});
 }
 
 namespace {

@@ -30,6 +30,11 @@ struct BackendInfo {
   uint64_t flows_total = 0, packets_to = 0, bytes_to = 0, packets_from = 0, bytes_from = 0;
   double rtt_ms = -1, connect_ms = -1, response_ms = -1;  // -1: not measured
   uint64_t rtt_samples = 0;
+  std::string check;              // none | icmp | tcp | http
+  uint64_t checks = 0, check_failures = 0, transitions = 0;
+  uint64_t since_ms = 0;          // how long it has been in its health state
+  std::string last_check, change_reason;
+  double probe_ms = -1;           // the last successful probe's round trip
 };
 
 struct VipInfo {
@@ -92,10 +97,28 @@ class Engine {
     PortConfig cfg;
     PortStats stats;
   };
+  // One backend's health check (lb_engine/src/health/health.cpp).
+  struct HealthState {
+    uint16_t id = 0;                // TCP source port / ICMP echo id of its probes; 0 = unchecked
+    uint16_t seq = 0;               // ICMP echo sequence
+    bool in_flight = false;
+    uint8_t phase = 0;              // tcp/http: SYN sent, then request sent
+    uint64_t next_ms = 0, started_ms = 0;
+    uint32_t started_us = 0, last_probe_us = 0;
+    uint32_t src = 0, dst = 0;      // the probe's addresses (network order)
+    uint32_t reply_src = 0;         // where the answer comes from: the RIP, or the VIP (DSR)
+    uint32_t isn = 0, snd_next = 0, rcv_next = 0;
+    uint32_t ok_run = 0, fail_run = 0;  // results in a row
+    uint64_t checks = 0, failures = 0, transitions = 0;
+    uint64_t changed_ms = 0;        // the last state change (or the start)
+    std::string last_result, change_reason;
+    std::string rx;                 // http: the answer so far (at most 2 KiB)
+  };
   struct Backend {
     BackendConfig cfg;
     std::unique_ptr<BackendStats> stats = std::make_unique<BackendStats>();
     RttEstimator rtt;
+    HealthState health;
   };
   struct Vip {
     VipConfig cfg;
@@ -150,6 +173,16 @@ class Engine {
   void backend_flow_ended(const FlowEntry& e);  // the backend's live-flow counts
   void count_state(const FlowEntry& e, TcpState from, TcpState to);  // established/other per backend
   void sample_rtt(uint32_t id, Dir dir, const pkt::Parsed& p);
+  // Health checks (src/health/health.cpp).
+  void init_health(size_t vi, size_t bi, uint64_t now);
+  void health_tick(uint64_t now);
+  void send_probe(size_t vi, size_t bi, uint8_t tcp_flags, uint64_t now);
+  bool health_reply(pkt::Parsed& p, uint64_t now);
+  void probe_result(size_t vi, size_t bi, bool ok, const std::string& what, uint64_t now);
+  // Answers for a VIP that cannot serve: a TCP RST, or ICMP destination unreachable
+  // (`code`) from `src`, to the packet's sender.
+  void send_tcp_rst(pkt::Parsed& p, uint64_t now);
+  void send_icmp_unreach(pkt::Parsed& p, uint8_t code, uint16_t mtu, uint32_t src, uint64_t now);
   // Runs fn(vip index, backend index) in the data path for each backend at addr:port of
   // `vip` (or of every VIP); "" when there was one, else why not.
   std::string for_backend(const std::string& vip, const IpAddr& addr, uint16_t port,
@@ -165,6 +198,9 @@ class Engine {
   std::vector<Neighbor> neighbors_;
   FlowTable flows_;
   std::vector<FlowMarks> marks_;  // indexed by flow id
+  std::vector<std::pair<uint16_t, uint16_t>> probe_owner_;  // probe id - base -> (vip, backend)
+  uint16_t probe_ip_id_ = 0;
+  static constexpr size_t kTxHeadroom = 64;  // txbuf_ room for an IPIP header before a probe
   FlowTimeouts timeouts_;
   EngineStats stats_;
   std::vector<uint8_t> rxbuf_;

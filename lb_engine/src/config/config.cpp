@@ -21,6 +21,16 @@ const char* to_string(Mode m) {
   return "?";
 }
 
+const char* to_string(CheckType t) {
+  switch (t) {
+    case CheckType::none: return "none";
+    case CheckType::icmp: return "icmp";
+    case CheckType::tcp: return "tcp";
+    case CheckType::http: return "http";
+  }
+  return "?";
+}
+
 const char* to_string(Algorithm a) {
   switch (a) {
     case Algorithm::rr: return "rr";
@@ -164,6 +174,42 @@ class Loader {
     }
   }
 
+  // A `health` table over `base` (the VIP's check, or the defaults): only the keys it
+  // names change. Checked as a whole once merged.
+  HealthConfig health(const toml::node* n, const std::string& w, HealthConfig h) const {
+    auto& t = table(n, w);
+    only_keys(t, w, {"type", "interval_ms", "timeout_ms", "rise", "fall", "port", "path", "status", "body"});
+    if (auto* x = t.get("type")) {
+      auto ty = str(x, w + ".type");
+      if (ty == "none") h.type = CheckType::none;
+      else if (ty == "icmp") h.type = CheckType::icmp;
+      else if (ty == "tcp") h.type = CheckType::tcp;
+      else if (ty == "http") h.type = CheckType::http;
+      else fail(x, w + ".type", "unknown check type '" + ty + "' (expected none, icmp, tcp or http)");
+    }
+    if (auto* x = t.get("interval_ms")) h.interval_ms = static_cast<uint32_t>(integer(x, w + ".interval_ms", 100, 3600000));
+    if (auto* x = t.get("timeout_ms")) h.timeout_ms = static_cast<uint32_t>(integer(x, w + ".timeout_ms", 10, 3600000));
+    if (auto* x = t.get("rise")) h.rise = static_cast<uint32_t>(integer(x, w + ".rise", 1, 100));
+    if (auto* x = t.get("fall")) h.fall = static_cast<uint32_t>(integer(x, w + ".fall", 1, 100));
+    if (auto* x = t.get("port")) h.port = static_cast<uint16_t>(integer(x, w + ".port", 1, 65535));
+    if (auto* x = t.get("status")) h.status = static_cast<uint16_t>(integer(x, w + ".status", 100, 599));
+    if (auto* x = t.get("path")) {
+      h.path = str(x, w + ".path");
+      if (h.path.empty() || h.path[0] != '/' || h.path.size() > 200 ||
+          h.path.find_first_of(" \r\n\t") != std::string::npos)
+        fail(x, w + ".path", "'" + h.path + "' is not a request path (starts with /, no spaces or line breaks, at most 200 bytes)");
+    }
+    if (auto* x = t.get("body")) {
+      h.body = str(x, w + ".body");
+      if (h.body.size() > 256) fail(x, w + ".body", "longer than 256 bytes");
+    }
+    if (h.timeout_ms >= h.interval_ms)
+      fail(t.get("timeout_ms") ? t.get("timeout_ms") : n, w + ".timeout_ms",
+           std::to_string(h.timeout_ms) + " ms is not below the interval (" + std::to_string(h.interval_ms) +
+               " ms): a probe must end before the next one starts");
+    return h;
+  }
+
   Config load(const toml::table& root) {
     Config c;
     c.source = src_;
@@ -239,7 +285,8 @@ class Loader {
       std::string w = "vips[" + std::to_string(i) + "]";
       auto& t = table(&varr[i], w);
       only_keys(t, w, {"name", "address", "port", "protocol", "mode", "algorithm", "backends", "proxy_ip", "dscp", "encap",
-                       "min_active", "maglev_table_size", "persistence_timeout", "persistence_netmask"});
+                       "min_active", "maglev_table_size", "persistence_timeout", "persistence_netmask", "health",
+                       "on_backend_down", "when_all_down"});
       VipConfig v;
       v.name = t.get("name") ? str(t.get("name"), w + ".name") : "vip" + std::to_string(i);
       v.address = ip(need(t, w, "address"), w + ".address");
@@ -286,6 +333,19 @@ class Loader {
         if (!is_prime(v.maglev_table_size))
           fail(n, w + ".maglev_table_size", std::to_string(v.maglev_table_size) + " is not prime (Maglev needs a prime table size, e.g. 65537)");
       }
+      if (auto* n = t.get("health")) v.health = health(n, w + ".health", v.health);
+      if (auto* n = t.get("on_backend_down")) {
+        auto x = str(n, w + ".on_backend_down");
+        if (x == "keep") v.on_backend_down = OnDown::keep;
+        else if (x == "reset") v.on_backend_down = OnDown::reset;
+        else fail(n, w + ".on_backend_down", "unknown action '" + x + "' (expected keep or reset)");
+      }
+      if (auto* n = t.get("when_all_down")) {
+        auto x = str(n, w + ".when_all_down");
+        if (x == "reset") v.when_all_down = AllDown::reset;
+        else if (x == "icmp") v.when_all_down = AllDown::icmp;
+        else fail(n, w + ".when_all_down", "unknown action '" + x + "' (expected reset or icmp)");
+      }
       if (auto* n = t.get("persistence_timeout"))
         v.persistence_timeout = static_cast<uint32_t>(integer(n, w + ".persistence_timeout", 0, 86400 * 7));
       if (auto* n = t.get("persistence_netmask")) {
@@ -304,13 +364,14 @@ class Loader {
       for (size_t j = 0; j < barr.size(); ++j) {
         std::string bw = w + ".backends[" + std::to_string(j) + "]";
         auto& bt = table(&barr[j], bw);
-        only_keys(bt, bw, {"address", "port", "weight", "group"});
+        only_keys(bt, bw, {"address", "port", "weight", "group", "health"});
         BackendConfig b;
         b.address = ip(need(bt, bw, "address"), bw + ".address");
         b.port = bt.get("port") ? static_cast<uint16_t>(integer(bt.get("port"), bw + ".port", 1, 65535)) : v.port;
         if (auto why = port_problem(v, b); !why.empty()) fail(bt.get("port"), bw + ".port", why);
         if (auto* wn = bt.get("weight")) b.weight = static_cast<uint32_t>(integer(wn, bw + ".weight", 0, kMaxWeight));
         if (auto* gn = bt.get("group")) b.group = static_cast<uint32_t>(integer(gn, bw + ".group", 1, 255));
+        b.health = bt.get("health") ? health(bt.get("health"), bw + ".health", v.health) : v.health;
         for (auto& o : v.backends)
           if (o.address == b.address && o.port == b.port)
             fail(&barr[j], bw, "duplicate backend " + b.address.str() + ":" + std::to_string(b.port));

@@ -63,7 +63,10 @@ std::string render_stats(Engine& e, bool json) {
       << ",\"capacity\":" << cfg.max_flows << "},\"arp\":{\"replies\":" << get(st.arp_replies)
       << ",\"requests_sent\":" << get(st.arp_requests_sent) << "},\"icmp\":{\"echo_replies\":"
       << get(st.icmp_echo_replies) << ",\"frag_needed_sent\":" << get(st.icmp_frag_needed_sent)
-      << ",\"errors_translated\":" << get(st.icmp_errors_translated) << "}}\n";
+      << ",\"errors_translated\":" << get(st.icmp_errors_translated) << "},\"health\":{\"probes_sent\":"
+      << get(st.health_probes_sent) << ",\"replies\":" << get(st.health_replies) << ",\"went_up\":"
+      << get(st.health_up) << ",\"went_down\":" << get(st.health_down) << ",\"resets_sent\":"
+      << get(st.resets_sent) << ",\"unreachables_sent\":" << get(st.unreachables_sent) << "}}\n";
     return o.str();
   }
   o << "engine " << cfg.name << "\n\nports      rx_packets     rx_bytes   tx_packets     tx_bytes\n";
@@ -89,7 +92,10 @@ std::string render_stats(Engine& e, bool json) {
     << cfg.max_flows << "\n";
   o << "arp: replies " << get(st.arp_replies) << ", requests sent " << get(st.arp_requests_sent)
     << "; icmp echo replies " << get(st.icmp_echo_replies) << ", frag-needed sent " << get(st.icmp_frag_needed_sent)
-    << ", errors translated " << get(st.icmp_errors_translated) << "\n\ndrops\n";
+    << ", errors translated " << get(st.icmp_errors_translated) << "\nhealth: probes " << get(st.health_probes_sent)
+    << ", replies " << get(st.health_replies) << ", went down " << get(st.health_down) << ", went up "
+    << get(st.health_up) << "; all-down answers: resets " << get(st.resets_sent) << ", unreachables "
+    << get(st.unreachables_sent) << "\n\ndrops\n";
   for (size_t d = 0; d < static_cast<size_t>(Drop::count_); ++d)
     if (get(st.drops[d])) o << "  " << to_string(static_cast<Drop>(d)) << " " << get(st.drops[d]) << "\n";
   return o.str();
@@ -147,21 +153,35 @@ std::string render_backends(Engine& e, bool json) {
         << ",\"group\":" << b.group << ",\"state\":\"" << b.state << "\",\"established\":" << b.established
         << ",\"other\":" << b.other << ",\"flows_total\":" << b.flows_total << ",\"rtt_ms\":" << json_ms(b.rtt_ms)
         << ",\"connect_ms\":" << json_ms(b.connect_ms) << ",\"response_ms\":" << json_ms(b.response_ms)
-        << ",\"rtt_samples\":" << b.rtt_samples << "}";
+        << ",\"rtt_samples\":" << b.rtt_samples << ",\"check\":\"" << b.check << "\",\"checks\":" << b.checks
+        << ",\"check_failures\":" << b.check_failures << ",\"transitions\":" << b.transitions
+        << ",\"since_ms\":" << b.since_ms << ",\"last_check\":\"" << json_escape(b.last_check)
+        << "\",\"change_reason\":\"" << json_escape(b.change_reason) << "\",\"probe_ms\":" << json_ms(b.probe_ms)
+        << "}";
     }
     o << "]}\n";
     return o.str();
   }
   for (const auto& v : vips) o << "vip " << v.name << ": algorithm " << v.algorithm << ", min-active " << v.min_active << "\n";
-  o << "\nvip        backend               weight group state     estab  other   flows   rtt(ms) connect  response\n";
+  o << "\nvip        backend               weight group state     estab  other   flows   rtt(ms) connect  response"
+       "  check  since(s)  last check\n";
   for (const auto& b : backends) {
-    char line[256];
-    std::snprintf(line, sizeof line, "%-10s %-21s %6u %5u %-9s %5u %6u %7llu %9s %8s %9s\n", b.vip.c_str(),
-                  (b.address.str() + ":" + std::to_string(b.port)).c_str(), b.weight, b.group, b.state.c_str(),
-                  b.established, b.other, (unsigned long long)b.flows_total, ms(b.rtt_ms).c_str(),
-                  ms(b.connect_ms).c_str(), ms(b.response_ms).c_str());
+    char line[512];
+    std::snprintf(line, sizeof line, "%-10s %-21s %6u %5u %-9s %5u %6u %7llu %9s %8s %9s  %-5s %8.1f  %s\n",
+                  b.vip.c_str(), (b.address.str() + ":" + std::to_string(b.port)).c_str(), b.weight, b.group,
+                  b.state.c_str(), b.established, b.other, (unsigned long long)b.flows_total, ms(b.rtt_ms).c_str(),
+                  ms(b.connect_ms).c_str(), ms(b.response_ms).c_str(), b.check.c_str(), b.since_ms / 1000.0,
+                  b.last_check.c_str());
     o << line;
   }
+  bool any = false;
+  for (const auto& b : backends)
+    if (!b.change_reason.empty()) {
+      if (!any) o << "\nlast health changes\n";
+      any = true;
+      o << "  " << b.vip << " " << b.address.str() << ":" << b.port << " " << (b.state == "down" ? "down" : "up")
+        << " for " << b.since_ms / 1000.0 << " s: " << b.change_reason << "\n";
+    }
   return o.str();
 }
 

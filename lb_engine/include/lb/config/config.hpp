@@ -19,11 +19,36 @@ const char* to_string(Mode m);        // "inline", "proxy", "dsr-l2", ...
 const char* to_string(Algorithm a);   // "rr", ...
 const char* to_string(Proto p);       // "tcp", "udp"
 
+// Health checks, with HAProxy's meaning: a probe every `interval_ms`, failed when no
+// answer within `timeout_ms`; `fall` failures in a row mark an up backend down, `rise`
+// successes in a row mark a down backend up. Backends start up.
+enum class CheckType : uint8_t { none, icmp, tcp, http };
+const char* to_string(CheckType t);  // "none", "icmp", "tcp", "http"
+
+struct HealthConfig {
+  CheckType type = CheckType::none;
+  uint32_t interval_ms = 2000;
+  uint32_t timeout_ms = 1000;  // below interval_ms
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+  uint16_t port = 0;           // tcp/http: 0 = the backend's port
+  std::string path = "/";      // http: GET this
+  uint16_t status = 200;       // http: the status that means up
+  std::string body;            // http: a substring the first 2 KiB must hold ("" = any)
+};
+
+// What happens to live flows of a backend that goes down, and to new flows when every
+// backend of a VIP is down (TCP: RST to the client; UDP: ICMP port unreachable, or
+// ICMP destination unreachable for both with "icmp").
+enum class OnDown : uint8_t { keep, reset };
+enum class AllDown : uint8_t { reset, icmp };
+
 struct BackendConfig {
   IpAddr address;
   uint16_t port = 0;
   uint32_t weight = 1;  // 0: draining (no new flows)
   uint32_t group = 1;   // priority group, 1 = most preferred (algorithm priority)
+  HealthConfig health;  // the VIP's check with this backend's overrides
 };
 
 inline constexpr size_t kMaxBackendsPerVip = 1024;
@@ -43,6 +68,9 @@ struct VipConfig {
   uint32_t maglev_table_size = 65537;  // maglev: lookup table size, a prime
   uint32_t persistence_timeout = 0;    // seconds a client sticks to its server; 0 = off
   uint8_t persistence_netmask = 32;    // prefix length of the client address that sticks
+  HealthConfig health;                 // the default check of its backends
+  OnDown on_backend_down = OnDown::keep;
+  AllDown when_all_down = AllDown::reset;
 };
 
 struct PortConfig {

@@ -30,6 +30,7 @@ enum class Drop : uint8_t {
   neigh_unresolved,    // next hop MAC not known yet (an ARP request was sent)
   tunnel_too_big,      // would exceed the MTU once encapsulated (DF packets get ICMP frag-needed)
   tunnel_gso,          // a GSO super-frame for a tunnel VIP (TSO should be off on such engines)
+  backend_down,        // a packet of a flow whose backend is down, on a VIP that resets such flows
   tx_error,
   count_
 };
@@ -55,6 +56,8 @@ struct EngineStats {
   std::atomic<uint64_t> icmp_frag_needed_sent{0}, icmp_errors_translated{0};
   std::atomic<uint64_t> flows_created{0}, flows_expired{0};
   std::atomic<uint64_t> flows_evicted{0};  // the table was full: the least recently used flow made room
+  std::atomic<uint64_t> health_probes_sent{0}, health_replies{0}, health_up{0}, health_down{0};
+  std::atomic<uint64_t> resets_sent{0}, unreachables_sent{0};  // for VIPs whose backends are all down
   std::atomic<uint32_t> flows_active{0};
   void drop(Drop d) { bump(drops[static_cast<size_t>(d)]); }
 };
