@@ -18,9 +18,11 @@ namespace {
 std::unique_ptr<lab::ModeRun> g_result;
 std::string g_mode;
 
-std::string compute_skip_reason() {
+}  // namespace
+
+std::string skip_reason_for(const std::string& mode_name) {
     auto paths = lab::Paths::discover();
-    const auto& mode = lab::find_mode(g_mode);
+    const auto& mode = lab::find_mode(mode_name);
     if (::geteuid() != 0) return lab::mode_skip_reason(paths, mode, {});
     return lab::mode_skip_reason(paths, mode, lab::probe_features(paths));
 }
@@ -43,10 +45,8 @@ void reap_stale_labs(const lab::Paths& paths) {
     }
 }
 
-}  // namespace
-
 const std::string& skip_reason() {
-    static const std::string reason = compute_skip_reason();
+    static const std::string reason = skip_reason_for(g_mode);
     return reason;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lablib/modes.hpp"
+#include "lablib/paths.hpp"
 #include "lablib/run.hpp"
 
 namespace conformance {
@@ -20,6 +21,12 @@ namespace conformance {
 // or lab_decap for dsr-l3-tunnel). Computed once (netns_scripts/features.sh probes the
 // kernel).
 const std::string& skip_reason();
+// The same for any mode (computed on each call).
+std::string skip_reason_for(const std::string& mode);
+
+// Brings down labs named ct<pid> whose process is gone (a conformance run killed by
+// ctest's timeout); nothing else is touched.
+void reap_stale_labs(const lab::Paths& paths);
 
 // Runs `mode` once for the whole binary, in a lab named ct<pid>, writing the report
 // and pcaps to the repository's reports/conformance/<mode>/ (index.html, results.json,

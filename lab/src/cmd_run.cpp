@@ -1,5 +1,6 @@
 // lab run: for each mode, a fresh lab, the scenarios under capture, the checks, the
-// report; the lab always comes down. Exit 0 only when every check passed.
+// report; then the scheduling-algorithms suite in a lab of its own. The labs always
+// come down. Exit 0 only when every check and every algorithms case passed.
 #include "commands.hpp"
 
 #include "lablib/lab.hpp"
@@ -12,38 +13,70 @@
 namespace labcli {
 
 void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt) {
-    auto* sub = app.add_subcommand("run", "run every scenario of a mode (or all) with captures; write a report");
-    sub->add_option("--mode", opt->mode, "a mode (inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel), or all")->capture_default_str();
+    auto* sub = app.add_subcommand(
+        "run", "run every scenario of a mode (or all) with captures, and the algorithms suite; write a report");
+    auto* mode = sub->add_option("--mode", opt->mode, "a mode (inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel), or all")
+                     ->capture_default_str();
+    sub->add_option("--suite", opt->suite,
+                    "modes (the modes of --mode), algorithms (the scheduling-algorithms suite) or all; "
+                    "default: all with --mode all, modes with one --mode")
+        ->check(CLI::IsMember({"modes", "algorithms", "all"}));
     sub->add_option("--out", opt->out, "report directory (default: the repository's reports/)");
     sub->add_option("--name", opt->name, "lab name (default: a unique one per mode)");
-    sub->add_option("--servers", opt->servers, "number of servers")->check(CLI::Range(1, 9))->capture_default_str();
-    // For development: run only some scenarios (checks of the others are left out).
+    sub->add_option("--servers", opt->servers, "number of servers (modes; the algorithms lab always has 3)")
+        ->check(CLI::Range(1, 9))
+        ->capture_default_str();
+    // For development: run only some scenarios or algorithms cases (checks of the others are left out).
     sub->add_option("--only", opt->only)->group("")->delimiter(',');
+    sub->callback([opt, mode] { opt->mode_given = mode->count() > 0; });
 }
 
 int run_run(const RunOptions& opt) {
     auto paths = lab::Paths::discover();
     lab::RunOptions r;
+    r.suite = opt.suite.empty() ? (opt.mode == "all" ? "all" : "modes") : opt.suite;
+    if (r.suite == "algorithms" && opt.mode_given)
+        throw lab::Error("--mode selects the modes suite; --suite algorithms runs no mode (use --suite all)");
     r.modes = opt.mode;
     r.out = opt.out.empty() ? paths.reports_dir() : std::filesystem::absolute(opt.out);
     r.name = opt.name;
     r.servers = opt.servers;
     r.only = opt.only;
     auto res = lab::run_modes(paths, r);
-    bool all_skipped = !res.modes.empty();
+    bool all_skipped = !res.modes.empty() || res.algorithms;
+    std::string skip_reason;
     for (const auto& m : res.modes) {
         all_skipped = all_skipped && m.skipped();
+        if (m.skipped()) skip_reason = m.skip_reason;
         for (const auto& c : m.checks)
             if (!c.passed && !m.skipped()) std::cout << c.report();
         if (!m.error.empty()) std::cout << "mode " << m.mode << ": error: " << m.error << "\n";
     }
+    if (res.algorithms) {
+        const auto& a = *res.algorithms;
+        all_skipped = all_skipped && a.skipped();
+        if (a.skipped()) skip_reason = a.skip_reason;
+        for (const auto& c : a.cases) {
+            if (c.passed()) continue;
+            std::cout << "algorithms " << c.name << ": FAIL" << (c.error.empty() ? "" : ": " + c.error) << "\n";
+            for (const auto& k : c.checks)
+                if (!k.ok)
+                    std::cout << "  " << k.name << ": expected " << k.expected << "; measured " << k.actual << "\n";
+        }
+        if (!a.error.empty()) std::cout << "algorithms: error: " << a.error << "\n";
+    }
     std::cout << "report: " << (r.out / "index.html").string() << "\n";
+    if (res.algorithms) std::cout << "algorithms: " << (r.out / "algorithms.html").string() << "\n";
     if (all_skipped) {
-        std::cout << "SKIP: " << res.modes.front().skip_reason << "\n";
+        std::cout << "SKIP: " << skip_reason << "\n";
         return 4;
     }
-    std::cout << (res.total_checks() - res.failed_checks()) << " passed, " << res.failed_checks()
-              << " failed\n";
+    if (!res.modes.empty())
+        std::cout << (res.total_checks() - res.failed_checks()) << " checks passed, " << res.failed_checks()
+                  << " failed\n";
+    if (res.algorithms && !res.algorithms->skipped())
+        std::cout << (res.algorithms->cases.size() - res.algorithms->failed()) << " algorithms cases passed, "
+                  << res.algorithms->failed() << " failed\n";
     return res.passed() ? 0 : 1;
 }
 

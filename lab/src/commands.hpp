@@ -36,6 +36,21 @@ struct ExecOptions {
 void setup_exec(CLI::App& app, std::shared_ptr<ExecOptions> opt);
 int run_exec(const ExecOptions& opt);
 
+struct CtlOptions {
+    std::string name = "lab";
+    std::vector<std::string> words;  // [NODE] -- ARGS...
+};
+void setup_ctl(CLI::App& app, std::shared_ptr<CtlOptions> opt);
+int run_ctl(const CtlOptions& opt);
+
+struct DelayOptions {
+    std::string name = "lab";
+    std::string node;
+    int ms = 0;
+};
+void setup_delay(CLI::App& app, std::shared_ptr<DelayOptions> opt);
+int run_delay(const DelayOptions& opt);
+
 struct StatusOptions {
     std::string name = "lab";
 };
@@ -44,6 +59,8 @@ int run_status(const StatusOptions& opt);
 
 struct RunOptions {
     std::string mode = "all";
+    bool mode_given = false;
+    std::string suite;  // empty: all with --mode all, modes otherwise
     std::string out;
     std::string name;
     int servers = 3;

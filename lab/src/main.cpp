@@ -18,11 +18,15 @@ int main(int argc, char** argv) {
     auto up = std::make_shared<labcli::UpOptions>();
     auto down = std::make_shared<labcli::DownOptions>();
     auto exec = std::make_shared<labcli::ExecOptions>();
+    auto ctl = std::make_shared<labcli::CtlOptions>();
+    auto delay = std::make_shared<labcli::DelayOptions>();
     auto status = std::make_shared<labcli::StatusOptions>();
     auto run = std::make_shared<labcli::RunOptions>();
     labcli::setup_up(app, up);
     labcli::setup_down(app, down);
     labcli::setup_exec(app, exec);
+    labcli::setup_ctl(app, ctl);
+    labcli::setup_delay(app, delay);
     labcli::setup_status(app, status);
     labcli::setup_run(app, run);
 
@@ -39,6 +43,8 @@ int main(int argc, char** argv) {
         if (name == "up") return labcli::run_up(*up);
         if (name == "down") return labcli::run_down(*down);
         if (name == "exec") return labcli::run_exec(*exec);
+        if (name == "ctl") return labcli::run_ctl(*ctl);
+        if (name == "delay") return labcli::run_delay(*delay);
         if (name == "status") return labcli::run_status(*status);
         if (name == "run") return labcli::run_run(*run);
         std::cerr << "lab: unknown command " << name << "\n";

@@ -21,6 +21,23 @@ struct UdpOptions {
 void setup_udp(CLI::App& app);
 int run_udp(const UdpOptions& opt);
 
+struct HttpManyOptions {
+  std::string url;
+  int count = 1;
+  int timeout_ms = 3000;
+};
+void setup_http_many(CLI::App& app);
+int run_http_many(const HttpManyOptions& opt);
+
+struct HoldOptions {
+  std::string url;
+  int count = 1;
+  int seconds = 0;
+  int timeout_ms = 3000;
+};
+void setup_hold(CLI::App& app);
+int run_hold(const HoldOptions& opt);
+
 struct PatternSha256Options {
   std::uint64_t bytes = 0;
 };

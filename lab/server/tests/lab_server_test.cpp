@@ -26,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -615,6 +616,132 @@ TEST_F(LabServer, ClientMakeFileWritesThePattern) {
   const std::string content = read_file(path);
   EXPECT_EQ(content.size(), 100000u);
   EXPECT_EQ(sha256_hex(content.data(), content.size()), reference_sha256(100000));
+}
+
+TEST_F(LabServer, ClientHttpManyCountsTheServerOfEveryNewConnection) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  const RunResult ok = run({LAB_CLIENT_BIN, "http-many", url, "--count", "7"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.out, std::string(kName) + " 7\nfailures 0\n");
+  // Each GET asked to close: seven connections, so seven different client ports logged.
+  const std::string log = read_file(child_.log_path);
+  std::set<std::string> ports;
+  const std::regex line(std::string(kName) + " GET / 127\\.0\\.0\\.1:([0-9]+) 200");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it)
+    ports.insert((*it)[1]);
+  EXPECT_GE(ports.size(), 7u);
+
+  ASSERT_EQ(control("status 503"), "ok");
+  const RunResult failing = run({LAB_CLIENT_BIN, "http-many", url, "--count", "2"});
+  EXPECT_EQ(failing.exit_code, 1);
+  EXPECT_EQ(failing.out, "failures 2\n");
+
+  const RunResult bad_url = run({LAB_CLIENT_BIN, "http-many", "ftp://x/", "--count", "1"});
+  EXPECT_EQ(bad_url.exit_code, 2);
+}
+
+// Runs lab_client hold with stdin and stdout on pipes; returns once it printed
+// "holding N" (what it printed so far in `out`), with stdin's write end in `stdin_fd`.
+struct HoldProcess {
+  pid_t pid = -1;
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  std::string out;
+};
+
+HoldProcess start_hold(const std::vector<std::string>& args) {
+  HoldProcess h;
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return h;
+  h.pid = ::fork();
+  if (h.pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    std::vector<std::string> a = args;
+    std::vector<char*> argv;
+    for (auto& x : a) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  h.stdin_fd = in[1];
+  h.stdout_fd = out[0];
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  char buf[4096];
+  while (h.out.find("holding ") == std::string::npos && Clock::now() < deadline) {
+    pollfd p{h.stdout_fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::read(h.stdout_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    h.out.append(buf, static_cast<std::size_t>(n));
+  }
+  return h;
+}
+
+// Reads the rest of its output and its exit code (-1 when it did not end in `limit`).
+int finish_hold(HoldProcess& h, std::chrono::milliseconds limit) {
+  char buf[4096];
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    pollfd p{h.stdout_fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = ::read(h.stdout_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    h.out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(h.stdout_fd);
+  if (h.stdin_fd >= 0) ::close(h.stdin_fd);
+  const auto status = wait_exit(h.pid, std::max(std::chrono::milliseconds(100),
+                                                std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    deadline - Clock::now())));
+  if (!status) {
+    kill_child(h.pid);
+    return -1;
+  }
+  return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+TEST_F(LabServer, ClientHoldKeepsConnectionsOpenUntilStdinCloses) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  HoldProcess h = start_hold({LAB_CLIENT_BIN, "hold", url, "--count", "3", "--seconds", "60"});
+  ASSERT_GT(h.pid, 0);
+  const std::string name(kName);
+  EXPECT_TRUE(std::regex_search(
+      h.out, std::regex("^connection 1 " + name + " 127\\.0\\.0\\.1:[0-9]+\nconnection 2 " + name +
+                        " 127\\.0\\.0\\.1:[0-9]+\nconnection 3 " + name + " 127\\.0\\.0\\.1:[0-9]+\n" + name +
+                        " 3\nfailures 0\nholding 3\n$")))
+      << h.out;
+  // Still open: the server has not seen them go (no EOF); then stdin closes and it ends.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(wait_exit(h.pid, std::chrono::milliseconds(0)), std::nullopt) << "hold ended on its own";
+  ::close(h.stdin_fd);
+  h.stdin_fd = -1;
+  const auto t0 = Clock::now();
+  EXPECT_EQ(finish_hold(h, std::chrono::seconds(5)), 0) << h.out;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_NE(h.out.find("closed 3 (0 closed early by the server)\n"), std::string::npos) << h.out;
+}
+
+TEST_F(LabServer, ClientHoldEndsOnSigtermAndReportsConnectionsTheServerClosed) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  // The test server drops idle connections after kIdleTimeoutMs: hold notices.
+  HoldProcess h = start_hold({LAB_CLIENT_BIN, "hold", url, "--count", "2", "--seconds", "60"});
+  ASSERT_GT(h.pid, 0);
+  ASSERT_NE(h.out.find("holding 2\n"), std::string::npos) << h.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(kIdleTimeoutMs + 700));
+  ::kill(h.pid, SIGTERM);
+  EXPECT_EQ(finish_hold(h, std::chrono::seconds(5)), 1) << h.out;
+  EXPECT_NE(h.out.find("connection 1 to " + std::string(kName) + " closed by the server\n"), std::string::npos)
+      << h.out;
+  EXPECT_NE(h.out.find("closed 2 (2 closed early by the server)\n"), std::string::npos) << h.out;
+
+  // --seconds alone ends it too.
+  HoldProcess quick = start_hold({LAB_CLIENT_BIN, "hold", url, "--count", "1", "--seconds", "0"});
+  EXPECT_EQ(finish_hold(quick, std::chrono::seconds(5)), 0) << quick.out;
+  EXPECT_NE(quick.out.find("closed 1 (0 closed early by the server)\n"), std::string::npos) << quick.out;
 }
 
 TEST_F(LabServer, EveryRequestIsLoggedOnStderr) {

@@ -1,5 +1,6 @@
 #include "lablib/lab.hpp"
 
+#include "lablib/control.hpp"
 #include "lablib/manifest.hpp"
 #include "lablib/modes.hpp"
 
@@ -18,6 +19,7 @@ namespace {
 
 constexpr auto kScriptTimeout = seconds(120);
 constexpr auto kDownTimeout = seconds(60);
+constexpr auto kServerIdleTimeout = minutes(10);
 
 bool netns_exists(const std::string& ns) { return fs::exists(fs::path("/run/netns") / ns); }
 
@@ -191,9 +193,12 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         h.procs.push_back(p);
     }
     for (const Node* n : h.topo.with_role("server")) {
-        auto ctl = (state / (n->name + ".ctl")).string();
+        auto ctl = server_control_socket(paths, opt.name, n->name).string();
+        // Idle keep-alive connections stay for kServerIdleTimeout, so connections a
+        // client holds open (lab_client hold) stay established as long as a test needs.
         auto p = spawn_detached(
-            in_netns(n->netns, {server.string(), "--name", n->name, "--control", ctl}),
+            in_netns(n->netns, {server.string(), "--name", n->name, "--control", ctl, "--idle-timeout-ms",
+                                std::to_string(duration_cast<milliseconds>(kServerIdleTimeout).count())}),
             logs / (n->name + ".lab_server.log"), manifest, n->name + ".lab_server");
         log("started lab_server in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
         h.procs.push_back(p);
@@ -305,6 +310,15 @@ std::string lab_status(const Paths& paths, const std::string& name) {
                           ? ""
                           : (fs::exists(n->control_socket) ? " (present)" : " (missing)"))
                   << ", config " << (n->config.empty() ? "-" : n->config) << "\n";
+            }
+        }
+        auto servers = t.with_role("server");
+        if (!servers.empty()) {
+            o << "servers (lab delay NODE MS):\n";
+            for (const Node* n : servers) {
+                auto ctl = server_control_socket(paths, name, n->name);
+                o << "  " << n->name << ": control socket " << ctl.string()
+                  << (fs::exists(ctl) ? " (present)" : " (missing)") << "\n";
             }
         }
     }

@@ -31,8 +31,6 @@ std::string html_escape(const std::string& s) {
     return o;
 }
 
-namespace {
-
 std::string xml_escape(const std::string& s) {
     std::string o;
     for (unsigned char c : s) {
@@ -47,6 +45,8 @@ std::string xml_escape(const std::string& s) {
     }
     return o;
 }
+
+namespace {
 
 std::string fmt_seconds(double s) {
     char b[32];
@@ -253,6 +253,7 @@ json results_json(const RunResults& r) {
                 cj["modes"][m.mode] = {{"summary", f->summary}, {"value", f->value}, {"numbers", f->numbers}};
         j["comparison"].push_back(cj);
     }
+    if (r.algorithms) j["algorithms"] = algorithms_json(*r.algorithms);
     return j;
 }
 
@@ -264,6 +265,13 @@ std::string junit_xml(const RunResults& r) {
         tests += std::max<size_t>(m.checks.size(), 1);
         if (m.skipped()) skipped += std::max<size_t>(m.checks.size(), 1);
         else failures += m.failed() + (m.checks.empty() && !m.error.empty() ? 1 : 0);
+    }
+    if (r.algorithms) {
+        const AlgoRun& a = *r.algorithms;
+        size_t n = std::max<size_t>(a.cases.size(), 1);
+        tests += n;
+        if (a.skipped()) skipped += n;
+        else failures += a.cases.empty() ? (a.error.empty() ? 0 : 1) : a.failed();
     }
     o << "<testsuites name=\"lblab\" tests=\"" << tests << "\" failures=\"" << failures
       << "\" skipped=\"" << skipped << "\" time=\"" << r.seconds << "\">\n";
@@ -297,6 +305,7 @@ std::string junit_xml(const RunResults& r) {
         }
         o << "  </testsuite>\n";
     }
+    if (r.algorithms) o << algorithms_junit(*r.algorithms);
     o << "</testsuites>\n";
     return o.str();
 }
@@ -437,6 +446,12 @@ details { margin: 0.4em 0 1em; } summary { cursor: pointer; color: #235; }
 nav.modes a { margin-right: 1.2em; }
 .legend span { display: inline-block; margin-right: 1.5em; font-size: 12px; }
 )";
+
+}  // namespace
+
+std::string report_style() { return kStyle; }
+
+namespace {
 
 std::string badge(bool ok, bool skipped = false) {
     if (skipped) return "<span class=\"badge skip\">SKIPPED</span>";
@@ -692,17 +707,29 @@ std::string html_report(const RunResults& r) {
          "<title>lblab: L4 load balancer modes compared</title>\n<style>"
       << kStyle << "</style></head><body>\n";
     o << "<h1>lblab: L4 load balancer modes compared " << badge(r.passed()) << "</h1>\n";
-    o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds) << "; "
-      << (r.total_checks() - r.failed_checks()) << " of " << r.total_checks()
-      << " checks passed. Every mode ran in a fresh lab of network namespaces; every packet below was captured "
-         "with tcpdump at the named interface, and its checksums were recomputed independently of the engine. "
-         "Machine-readable: <a href=\"results.json\">results.json</a>, <a href=\"junit.xml\">junit.xml</a>.</p>\n";
+    o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds) << "; ";
+    if (r.modes.empty())
+        o << "no forwarding mode ran in this run. ";
+    else
+        o << (r.total_checks() - r.failed_checks()) << " of " << r.total_checks()
+          << " checks passed. Every mode ran in a fresh lab of network namespaces; every packet below was captured "
+             "with tcpdump at the named interface, and its checksums were recomputed independently of the engine. ";
+    o << "Machine-readable: <a href=\"results.json\">results.json</a>, <a href=\"junit.xml\">junit.xml</a>.</p>\n";
+    if (r.algorithms)
+        o << "<p class=\"small\">Scheduling algorithms: "
+          << (r.algorithms->skipped()
+                  ? std::string("skipped")
+                  : std::to_string(r.algorithms->cases.size() - r.algorithms->failed()) + " of " +
+                        std::to_string(r.algorithms->cases.size()) + " cases passed")
+          << " (<a href=\"algorithms.html\">algorithms.html</a>).</p>\n";
     o << "<nav class=\"modes\">";
     for (const auto& m : r.modes)
         o << "<a href=\"#" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode) << "</a>";
+    if (r.algorithms) o << "<a href=\"#algorithms\">algorithms</a><a href=\"algorithms.html\">algorithms.html</a>";
     o << "</nav>\n";
-    comparison_section(o, r);
+    if (!r.modes.empty()) comparison_section(o, r);
     for (const auto& m : r.modes) mode_section(o, m);
+    if (r.algorithms) o << algorithms_summary_html(*r.algorithms);
     o << "</body></html>\n";
     return o.str();
 }
@@ -712,6 +739,7 @@ void write_report(const RunResults& r, const fs::path& dir) {
     write_file(dir / "results.json", results_json(r).dump(2) + "\n");
     write_file(dir / "junit.xml", junit_xml(r));
     write_file(dir / "index.html", html_report(r));
+    if (r.algorithms) write_file(dir / "algorithms.html", algorithms_html(*r.algorithms, r.started_at));
 }
 
 }  // namespace lab

@@ -1,7 +1,8 @@
 // report.hpp: the results of `lab run` as a self-contained HTML page (index.html: the
 // topology, per mode the hop-by-hop header table, the facts, every check with
-// expected vs actual on failures, links to every pcap), as JSON (results.json) and as
-// JUnit XML (junit.xml).
+// expected vs actual on failures, links to every pcap; a summary of the algorithms
+// suite, whose own page is algorithms.html), as JSON (results.json) and as JUnit XML
+// (junit.xml).
 #pragma once
 
 #include <filesystem>
@@ -20,9 +21,23 @@ std::string html_report(const RunResults& r);
 // wired to the segments of their interfaces, each wire labelled with address and MAC.
 std::string topology_svg(const Topology& t);
 
-// Writes the three files into `dir` (created if needed). Throws Error.
+// Writes the three files into `dir` (created if needed), and algorithms.html when the
+// algorithms suite ran. Throws Error.
 void write_report(const RunResults& r, const std::filesystem::path& dir);
 
 std::string html_escape(const std::string& s);
+// Escapes text for XML 1.0 attributes and content (drops the control characters it forbids).
+std::string xml_escape(const std::string& s);
+// The CSS every report page shares.
+std::string report_style();
+
+// The algorithms suite (report_algorithms.cpp): its section of results.json, its page
+// algorithms.html (per case the commands, expected vs measured, a bar chart per
+// distribution, the engine's backends), its <testsuite> of junit.xml (one testcase per
+// case), and its short summary on index.html.
+nlohmann::json algorithms_json(const AlgoRun& a);
+std::string algorithms_html(const AlgoRun& a, const std::string& generated);
+std::string algorithms_junit(const AlgoRun& a);
+std::string algorithms_summary_html(const AlgoRun& a);
 
 }  // namespace lab

@@ -36,10 +36,10 @@ const CheckResult* ModeRun::check(const std::string& name) const {
 }
 
 bool RunResults::passed() const {
-    if (modes.empty()) return false;
+    if (modes.empty() && !algorithms) return false;
     for (const auto& m : modes)
         if (!m.passed()) return false;
-    return true;
+    return !algorithms || algorithms->passed();
 }
 
 size_t RunResults::total_checks() const {
@@ -237,7 +237,10 @@ ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt
 }
 
 RunResults run_modes(const Paths& paths, const RunOptions& opt) {
-    auto modes = select_modes(opt.modes);
+    if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "all")
+        throw Error("unknown suite '" + opt.suite + "' (modes, algorithms or all)");
+    std::vector<const ModeSpec*> modes;
+    if (opt.suite != "algorithms") modes = select_modes(opt.modes);
     RunResults res;
     res.started_at = now_iso();
     auto t0 = steady_clock::now();
@@ -249,6 +252,26 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
                            : std::to_string(mr.checks.size() - mr.failed()) + "/" +
                                  std::to_string(mr.checks.size()) + " checks passed" +
                                  (mr.error.empty() ? "" : "; error: " + mr.error)));
+    }
+    if (opt.suite != "modes") {
+        AlgoOptions ao;
+        // A --name given for one mode's lab names the algorithms lab too (they never overlap).
+        ao.name = opt.name;
+        for (const auto& o : opt.only) {
+            const auto& cases = algorithm_cases();
+            if (std::any_of(cases.begin(), cases.end(), [&](const AlgoSpec& c) { return c.name == o; }))
+                ao.only.push_back(o);
+        }
+        if (!opt.only.empty() && ao.only.empty() && opt.suite == "algorithms")
+            ao.only = opt.only;  // names no case: run_algorithms says which exist
+        if (opt.only.empty() || !ao.only.empty()) {
+            res.algorithms = run_algorithms(paths, ao);
+            const auto& a = *res.algorithms;
+            info("algorithms: " + (a.skipped() ? "SKIPPED (" + a.skip_reason + ")"
+                                               : std::to_string(a.cases.size() - a.failed()) + "/" +
+                                                     std::to_string(a.cases.size()) + " cases passed" +
+                                                     (a.error.empty() ? "" : "; error: " + a.error)));
+        }
     }
     res.seconds = since(t0);
     write_report(res, opt.out);

@@ -1,6 +1,7 @@
 // run.hpp: `lab run`: for each mode, a fresh lab, every scenario under capture, the
-// mode's check table evaluated, facts measured, the lab brought down (always), and a
-// report written (report.hpp).
+// mode's check table evaluated, facts measured, the lab brought down (always); then,
+// when selected, the scheduling-algorithms suite in a lab of its own (algorithms.hpp);
+// and a report written (report.hpp).
 #pragma once
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lablib/algorithms.hpp"
 #include "lablib/checks.hpp"
 #include "lablib/facts.hpp"
 #include "lablib/modes.hpp"
@@ -18,11 +20,12 @@
 namespace lab {
 
 struct RunOptions {
-    std::string modes = "all";       // a mode name or "all"
+    std::string suite = "modes";     // "modes", "algorithms" or "all" (both)
+    std::string modes = "all";       // a mode name or "all" (the modes suite)
     std::filesystem::path out;       // the report directory
     std::string name;                // lab name; empty: a unique one per mode
     int servers = 3;
-    std::vector<std::string> only;   // run only these scenarios (empty: all)
+    std::vector<std::string> only;   // run only these scenarios and algorithms cases (empty: all)
 };
 
 struct ModeRun {
@@ -50,6 +53,8 @@ struct RunResults {
     std::string started_at;  // ISO 8601, UTC
     double seconds = 0;
     std::vector<ModeRun> modes;
+    std::optional<AlgoRun> algorithms;  // when the algorithms suite ran
+    // Every mode and the algorithms suite (what of them ran) passed; false when nothing ran.
     bool passed() const;
     size_t total_checks() const;
     size_t failed_checks() const;
@@ -61,8 +66,9 @@ std::string unique_lab_name(const Paths& paths, const std::string& prefix);
 // Runs one mode end to end; never leaves the lab up. Throws only Interrupted.
 ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt);
 
-// Runs every selected mode and writes index.html, results.json and junit.xml into
-// opt.out. Throws Error for a bad mode name, Interrupted on a signal (after cleanup).
+// Runs every selected mode, then the algorithms suite when opt.suite asks for it, and
+// writes index.html, results.json and junit.xml (and algorithms.html) into opt.out.
+// Throws Error for a bad mode or suite name, Interrupted on a signal (after cleanup).
 RunResults run_modes(const Paths& paths, const RunOptions& opt);
 
 // lbctl --socket SOCK stats --json, parsed; nullopt when lbctl or the socket is missing
