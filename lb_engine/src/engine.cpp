@@ -1093,7 +1093,11 @@ void Engine::run(const std::atomic<bool>& stop) {
   running_.store(true);
   uint64_t last_hk = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    int rc = ::poll(fds.data(), fds.size(), 100);
+    // Sleep until traffic, a control request, the next housekeeping, or the next health
+    // probe deadline, so probes start and time out on time to the millisecond.
+    const uint64_t before = now_ms(), due = next_health_due();
+    const int wait = due <= before ? 0 : static_cast<int>(std::min<uint64_t>(100, due - before));
+    int rc = ::poll(fds.data(), fds.size(), wait);
     const uint64_t now = now_ms();
     if (rc > 0 && (fds.back().revents & POLLIN)) {
       uint64_t v;
@@ -1106,6 +1110,8 @@ void Engine::run(const std::atomic<bool>& stop) {
     if (now - last_hk >= 100) {
       housekeeping(now);
       last_hk = now;
+    } else {
+      health_tick(now);
     }
   }
   running_.store(false);

@@ -176,6 +176,7 @@ class Engine {
   // Health checks (src/health/health.cpp).
   void init_health(size_t vi, size_t bi, uint64_t now);
   void health_tick(uint64_t now);
+  uint64_t next_health_due() const;  // the earliest probe start or timeout (UINT64_MAX: none)
   void send_probe(size_t vi, size_t bi, uint8_t tcp_flags, uint64_t now);
   bool health_reply(pkt::Parsed& p, uint64_t now);
   void probe_result(size_t vi, size_t bi, bool ok, const std::string& what, uint64_t now);

@@ -13,7 +13,9 @@
 // timeout fails the probe. HAProxy's rise and fall turn results into state changes.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -53,6 +55,18 @@ void Engine::init_health(size_t vi, size_t bi, uint64_t now) {
   probe_owner_.emplace_back(static_cast<uint16_t>(vi), static_cast<uint16_t>(bi));
   h.next_ms = now + (probe_owner_.size() * 97) % std::max<uint32_t>(1, b.cfg.health.interval_ms / 2);
   h.rx.reserve(kHttpKeep);
+}
+
+uint64_t Engine::next_health_due() const {
+  uint64_t due = UINT64_MAX;
+  for (size_t vi = 0; vi < vips_.size(); ++vi)
+    for (size_t bi = 0; bi < vips_[vi].backends.size(); ++bi) {
+      const Backend& b = vips_[vi].backends[bi];
+      const HealthState& h = b.health;
+      if (b.cfg.health.type == CheckType::none || h.id == 0 || vips_[vi].sched_in[bi].removed) continue;
+      due = std::min(due, h.in_flight ? h.started_ms + b.cfg.health.timeout_ms : h.next_ms);
+    }
+  return due;
 }
 
 void Engine::health_tick(uint64_t now) {
