@@ -329,7 +329,8 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const uint32_t daddr = ip->daddr;
   const bool for_vip = is_vip_address(daddr);
   const bool for_us = !for_vip && is_own_address(daddr);
-  if (for_us && !ip->is_fragment() && (p.tcp || p.icmp) && health_reply(p, now)) return;
+  // Probe answers come to a port's own address, which may also be a PIP.
+  if (!ip->is_fragment() && (p.tcp || p.icmp) && is_own_address(daddr) && health_reply(p, now)) return;
 
   if (p.icmp && (for_vip || for_us) && !ip->is_fragment()) {
     if (p.icmp->type == IcmpHdr::kEchoRequest) return answer_icmp_echo(port, p, now);
@@ -511,11 +512,11 @@ void Engine::add_probe_rtt(const IpAddr& addr, uint16_t port, uint32_t us) {
 // Tries ports from a moving cursor, skipping any whose reply key a flow still holds (an
 // expired holder is released first). Bounded: a full range is not searched per packet.
 bool Engine::allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now) {
-  constexpr uint16_t kFirst = 1024;
+  constexpr uint16_t kFirst = 1024, kLast = kProbeIdBase - 1;  // health probes own the ports above
   constexpr int kTries = 64;
   for (int i = 0; i < kTries; ++i) {
     uint16_t port = v.next_port;
-    v.next_port = v.next_port == 65535 ? kFirst : static_cast<uint16_t>(v.next_port + 1);
+    v.next_port = v.next_port >= kLast ? kFirst : static_cast<uint16_t>(v.next_port + 1);
     reply.dport = htons(port);
     FlowTable::Hit h = flows_.lookup(reply, now);
     if (h.expired) {
@@ -1062,6 +1063,7 @@ std::string Engine::add_backend(const std::string& vip, const BackendConfig& b) 
         x.sched_in[i].weight = b.weight;
         x.sched_in[i].group = b.group;
         x.sched_in[i].removed = false;
+        init_health(v, i, now_ms());  // starts up, checked afresh
       }
       x.sched.update(x.sched_in);
     }

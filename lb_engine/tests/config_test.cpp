@@ -535,4 +535,109 @@ TEST(ConfigScheduling, BadValuesAreRejectedNamingTheKey) {
   EXPECT_NE(sched_error(sched_vip("min_active = 0\n")).find("vips[0].min_active: 0 is out of range"), std::string::npos);
 }
 
+// ----------------------------------------------------------------- health checks
+
+TEST(ConfigHealth, WithoutHealthKeysNothingIsCheckedAndFlowsAreKept) {
+  lb::Config c = lb::parse_config(kValid, "test.toml");
+  const auto& v = c.vips[0];
+  EXPECT_EQ(v.health.type, lb::CheckType::none);
+  EXPECT_EQ(v.health.interval_ms, 2000u);
+  EXPECT_EQ(v.health.timeout_ms, 1000u);
+  EXPECT_EQ(v.health.rise, 2u);
+  EXPECT_EQ(v.health.fall, 3u);
+  EXPECT_EQ(v.health.path, "/");
+  EXPECT_EQ(v.health.status, 200);
+  EXPECT_EQ(v.backends[0].health.type, lb::CheckType::none);
+  EXPECT_EQ(v.on_backend_down, lb::OnDown::keep);
+  EXPECT_EQ(v.when_all_down, lb::AllDown::reset);
+}
+
+// The VIP's table is every backend's check; a backend's own table changes only its keys.
+TEST(ConfigHealth, VipCheckIsTheDefaultAndABackendOverridesOnlyTheKeysItNames) {
+  const std::string text = edited(33, 35, R"(  { address = "192.0.2.11", port = 8080 },
+  { address = "192.0.2.12", weight = 3, health = { port = 8081, path = "/ready", rise = 5 } },
+]
+on_backend_down = "reset"
+when_all_down = "icmp"
+
+[vips.health]
+type = "http"
+interval_ms = 500
+timeout_ms = 200
+rise = 3
+fall = 4
+path = "/health"
+status = 204
+body = "ready")");
+  lb::Config c = lb::parse_config(text, "test.toml");
+  const auto& v = c.vips[0];
+  EXPECT_EQ(v.on_backend_down, lb::OnDown::reset);
+  EXPECT_EQ(v.when_all_down, lb::AllDown::icmp);
+  for (const lb::HealthConfig* h : {&v.health, &v.backends[0].health, &v.backends[1].health}) {
+    EXPECT_STREQ(lb::to_string(h->type), "http");
+    EXPECT_EQ(h->interval_ms, 500u);
+    EXPECT_EQ(h->timeout_ms, 200u);
+    EXPECT_EQ(h->fall, 4u);
+    EXPECT_EQ(h->status, 204);
+    EXPECT_EQ(h->body, "ready");
+  }
+  EXPECT_EQ(v.health.rise, 3u);
+  EXPECT_EQ(v.health.port, 0) << "0: each backend's port";
+  EXPECT_EQ(v.health.path, "/health");
+  EXPECT_EQ(v.backends[0].health.rise, 3u);
+  EXPECT_EQ(v.backends[0].health.port, 0);
+  EXPECT_EQ(v.backends[0].health.path, "/health");
+  EXPECT_EQ(v.backends[1].health.rise, 5u) << "overridden";
+  EXPECT_EQ(v.backends[1].health.port, 8081) << "overridden";
+  EXPECT_EQ(v.backends[1].health.path, "/ready") << "overridden";
+}
+
+TEST(ConfigHealth, EveryCheckTypeIsAccepted) {
+  for (const char* t : {"none", "icmp", "tcp", "http"}) {
+    lb::Config c = lb::parse_config(edited(35, 35, std::string("]\nhealth = { type = \"") + t + "\" }"), "test.toml");
+    EXPECT_STREQ(lb::to_string(c.vips[0].health.type), t);
+  }
+}
+
+// kValid's VIP with a [vips.health] table after its backends: `keys` start on line 38.
+std::string with_health(const std::string& keys) { return "]\n\n[vips.health]\n" + keys; }
+
+const std::string kHealthEdits[] = {
+    with_health("interval_ms = 1000\ntimeout_ms = 1000"),
+    with_health("timeout_ms = 2000"),
+    with_health("type = \"ping\""),
+    with_health("status = 600"),
+    with_health("status = 99"),
+    with_health("rise = 0"),
+    with_health("fall = 0"),
+    with_health("path = \"health\""),
+    with_health("path = \"/a b\""),
+    with_health("intreval_ms = 500"),
+    // The VIP's interval with a backend's own timeout: checked once merged.
+    "  { address = \"192.0.2.11\", port = 8080, health = { timeout_ms = 1000 } },\n"
+    "  { address = \"192.0.2.12\", weight = 3 },\n" + with_health("interval_ms = 1000\ntimeout_ms = 500"),
+    "algorithm = \"rr\"\non_backend_down = \"drop\"",
+    "algorithm = \"rr\"\nwhen_all_down = \"wait\"",
+};
+
+const BadCase kBadHealth[] = {
+    {"HealthTimeoutNotBelowInterval", 35, 35, kHealthEdits[0].c_str(), 39, "vips[0].health.timeout_ms"},
+    {"HealthTimeoutAboveTheDefaultInterval", 35, 35, kHealthEdits[1].c_str(), 38, "vips[0].health.timeout_ms"},
+    {"HealthUnknownType", 35, 35, kHealthEdits[2].c_str(), 38, "vips[0].health.type"},
+    {"HealthStatus600", 35, 35, kHealthEdits[3].c_str(), 38, "vips[0].health.status"},
+    {"HealthStatus99", 35, 35, kHealthEdits[4].c_str(), 38, "vips[0].health.status"},
+    {"HealthRiseZero", 35, 35, kHealthEdits[5].c_str(), 38, "vips[0].health.rise"},
+    {"HealthFallZero", 35, 35, kHealthEdits[6].c_str(), 38, "vips[0].health.fall"},
+    {"HealthPathWithoutLeadingSlash", 35, 35, kHealthEdits[7].c_str(), 38, "vips[0].health.path"},
+    {"HealthPathWithASpace", 35, 35, kHealthEdits[8].c_str(), 38, "vips[0].health.path"},
+    {"HealthUnknownKey", 35, 35, kHealthEdits[9].c_str(), 38, "vips[0].health.intreval_ms"},
+    {"BackendHealthTimeoutNotBelowTheVipsInterval", 33, 35, kHealthEdits[10].c_str(), 33,
+     "vips[0].backends[0].health.timeout_ms"},
+    {"UnknownOnBackendDown", 31, 31, kHealthEdits[11].c_str(), 32, "vips[0].on_backend_down"},
+    {"UnknownWhenAllDown", 31, 31, kHealthEdits[12].c_str(), 32, "vips[0].when_all_down"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Health, ConfigRejects, ::testing::ValuesIn(kBadHealth),
+                         [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
 }  // namespace

@@ -203,10 +203,11 @@ TEST(ProxyPorts, ServerPortIsTranslatedBothWays) {
   EXPECT_TRUE(ChecksumsMatchRecomputation(s.ip_bytes()));
 }
 
-// Every port of the range held by a live flow: each flow got its own, and the next flow is
-// refused rather than handed a port in use. Once the flows expire, ports are free again.
+// Every port of the range (1024 up to the health probes' ports) held by a live flow: each
+// flow got its own, and the next flow is refused rather than handed a port in use. Once
+// the flows expire, ports are free again.
 TEST(ProxyPorts, APortHeldByALiveFlowIsNeverHandedOutAgain) {
-  constexpr size_t kRange = 65536 - 1024;
+  constexpr size_t kRange = lb::Engine::kProbeIdBase - 1024;
   lb::Config cfg = one_arm_config(lb::Mode::proxy, 1, 1u << 17);
   lb::MemIo io(1);
   lb::Engine engine(cfg, io);
@@ -225,7 +226,7 @@ TEST(ProxyPorts, APortHeldByALiveFlowIsNeverHandedOutAgain) {
     io.inject(kFront, syn);
   };
   std::vector<uint8_t> seen(65536, 0);
-  size_t sent = 0, duplicates = 0, below = 0;
+  size_t sent = 0, duplicates = 0, below = 0, probe_range = 0;
   for (size_t i = 0; i < kRange; ++i) {
     client_flow(i);
     engine.drain(t0);
@@ -234,6 +235,7 @@ TEST(ProxyPorts, APortHeldByALiveFlowIsNeverHandedOutAgain) {
       const uint8_t* out = f.data() + kVnetLen + kEthLen;
       const uint16_t pport = sport_of(out);
       if (pport < 1024) ++below;
+      if (pport >= lb::Engine::kProbeIdBase) ++probe_range;
       if (seen[pport]++) ++duplicates;
     }
     io.sent(kFront).clear();
@@ -241,6 +243,7 @@ TEST(ProxyPorts, APortHeldByALiveFlowIsNeverHandedOutAgain) {
   EXPECT_EQ(sent, kRange) << "one SYN out per flow";
   EXPECT_EQ(duplicates, 0u) << "PIP ports handed out twice while their flows were alive";
   EXPECT_EQ(below, 0u) << "PIP ports below 1024";
+  EXPECT_EQ(probe_range, 0u) << "PIP ports among the health probes'";
   EXPECT_EQ(engine.stats().flows_active.load(), kRange);
 
   client_flow(kRange);

@@ -30,9 +30,9 @@ std::vector<CheckCase> proxy_flow(const Flow& f) {
         hop_check(f, "Hop2_LeavesTheLb_BothEndsRewritten", kHop2,
                   "the LB sends " + f.what +
                       " back out of its port toward the chosen server, from its proxy address PIP and "
-                      "an allocated port (1024..65535) to RIP:80",
+                      "an allocated port (1024..60999: the ports above belong to health probes) to RIP:80",
                   "lb-a.front", from_proxy(f),
-                  l2(lb, router) + l3("{proxy_ip}", "1024..65535", "{rip}", "80", "62")),
+                  l2(lb, router) + l3("{proxy_ip}", "1024..60999", "{rip}", "80", "62")),
         hop_check(f, "Hop2_LbToServer_ServerSeesTheProxyAddress", kHop2,
                   "the router delivers it to the server: PIP:pport → RIP:80, the client's address gone",
                   "{server}.eth0", from_proxy(f),

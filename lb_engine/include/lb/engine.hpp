@@ -202,6 +202,13 @@ class Engine {
   std::vector<std::pair<uint16_t, uint16_t>> probe_owner_;  // probe id - base -> (vip, backend)
   uint16_t probe_ip_id_ = 0;
   static constexpr size_t kTxHeadroom = 64;  // txbuf_ room for an IPIP header before a probe
+
+ public:
+  // Health probes use ports (ICMP echo ids) from here up, from the ports' own addresses;
+  // proxy flows get PIP ports 1024..kProbeIdBase-1, so a PIP may be a port's address.
+  static constexpr uint16_t kProbeIdBase = 61000;
+
+ private:
   FlowTimeouts timeouts_;
   EngineStats stats_;
   std::vector<uint8_t> rxbuf_;

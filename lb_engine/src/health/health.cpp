@@ -30,7 +30,7 @@ namespace lb {
 using namespace pkt;
 
 namespace {
-constexpr uint16_t kProbePortBase = 61000;  // our TCP source ports and ICMP echo ids
+constexpr uint16_t kProbePortBase = Engine::kProbeIdBase;  // our TCP source ports and ICMP echo ids
 constexpr size_t kHttpKeep = 2048;
 constexpr uint8_t kPhaseSyn = 0, kPhaseRequest = 1;
 
@@ -43,9 +43,17 @@ uint32_t now_us32() {
 void Engine::init_health(size_t vi, size_t bi, uint64_t now) {
   Backend& b = vips_[vi].backends[bi];
   HealthState& h = b.health;
+  const uint16_t id = h.id;  // a backend added back keeps its probe id
   h = HealthState{};
   h.changed_ms = now;
+  vips_[vi].sched_in[bi].up = true;  // backends start up (HAProxy)
   if (b.cfg.health.type == CheckType::none) return;
+  if (id) {
+    h.id = id;
+    h.next_ms = now;
+    h.rx.reserve(kHttpKeep);
+    return;
+  }
   // A probe id (TCP source port, ICMP echo id) of its own; the first probe staggered.
   if (probe_owner_.size() >= 65535u - kProbePortBase) {
     log_warn("health: no probe id left for " + b.cfg.address.str() + ": not checked");
