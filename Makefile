@@ -25,7 +25,7 @@ build: deps
 
 lab: build
 	$(BUILD)/bin/lab run --mode all --out reports
-	@echo "report: $(CURDIR)/reports/index.html (algorithms: reports/algorithms.html)"
+	@echo "report: $(CURDIR)/reports/index.html (algorithms: reports/algorithms.html, health: reports/health.html)"
 
 unit-test: build
 	cd $(BUILD) && ctest -L unit --output-on-failure

@@ -1,6 +1,7 @@
 // lab run: for each mode, a fresh lab, the scenarios under capture, the checks, the
-// report; then the scheduling-algorithms suite in a lab of its own. The labs always
-// come down. Exit 0 only when every check and every algorithms case passed.
+// report; then the scheduling-algorithms suite in a lab of its own and the health suite
+// in a lab per mode. The labs always come down. Exit 0 only when every check, every
+// algorithms case and every health case passed.
 #include "commands.hpp"
 
 #include "lablib/lab.hpp"
@@ -14,19 +15,19 @@ namespace labcli {
 
 void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt) {
     auto* sub = app.add_subcommand(
-        "run", "run every scenario of a mode (or all) with captures, and the algorithms suite; write a report");
+        "run", "run every scenario of a mode (or all) with captures, the algorithms and health suites; write a report");
     auto* mode = sub->add_option("--mode", opt->mode, "a mode (inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel), or all")
                      ->capture_default_str();
     sub->add_option("--suite", opt->suite,
-                    "modes (the modes of --mode), algorithms (the scheduling-algorithms suite) or all; "
-                    "default: all with --mode all, modes with one --mode")
-        ->check(CLI::IsMember({"modes", "algorithms", "all"}));
+                    "modes (the modes of --mode), algorithms (the scheduling-algorithms suite), health (the "
+                    "health-check suite in the modes of --mode) or all; default: all with --mode all, modes with one --mode")
+        ->check(CLI::IsMember({"modes", "algorithms", "health", "all"}));
     sub->add_option("--out", opt->out, "report directory (default: the repository's reports/)");
     sub->add_option("--name", opt->name, "lab name (default: a unique one per mode)");
     sub->add_option("--servers", opt->servers, "number of servers (modes; the algorithms lab always has 3)")
         ->check(CLI::Range(1, 9))
         ->capture_default_str();
-    // For development: run only some scenarios or algorithms cases (checks of the others are left out).
+    // For development: run only some scenarios, algorithms or health cases (checks of the others are left out).
     sub->add_option("--only", opt->only)->group("")->delimiter(',');
     sub->callback([opt, mode] { opt->mode_given = mode->count() > 0; });
 }
@@ -43,7 +44,7 @@ int run_run(const RunOptions& opt) {
     r.servers = opt.servers;
     r.only = opt.only;
     auto res = lab::run_modes(paths, r);
-    bool all_skipped = !res.modes.empty() || res.algorithms;
+    bool all_skipped = !res.modes.empty() || res.algorithms || res.health;
     std::string skip_reason;
     for (const auto& m : res.modes) {
         all_skipped = all_skipped && m.skipped();
@@ -65,8 +66,25 @@ int run_run(const RunOptions& opt) {
         }
         if (!a.error.empty()) std::cout << "algorithms: error: " << a.error << "\n";
     }
+    if (res.health) {
+        const auto& h = *res.health;
+        for (const auto& m : h.modes) {
+            all_skipped = all_skipped && m.skipped();
+            if (m.skipped()) skip_reason = m.skip_reason;
+            for (const auto& c : m.cases) {
+                if (c.passed()) continue;
+                std::cout << "health " << m.mode << " " << c.name << ": FAIL" << (c.error.empty() ? "" : ": " + c.error)
+                          << "\n";
+                for (const auto& k : c.checks)
+                    if (!k.ok)
+                        std::cout << "  " << k.name << ": expected " << k.expected << "; measured " << k.actual << "\n";
+            }
+            if (!m.error.empty()) std::cout << "health " << m.mode << ": error: " << m.error << "\n";
+        }
+    }
     std::cout << "report: " << (r.out / "index.html").string() << "\n";
     if (res.algorithms) std::cout << "algorithms: " << (r.out / "algorithms.html").string() << "\n";
+    if (res.health) std::cout << "health: " << (r.out / "health.html").string() << "\n";
     if (all_skipped) {
         std::cout << "SKIP: " << skip_reason << "\n";
         return 4;
@@ -77,6 +95,9 @@ int run_run(const RunOptions& opt) {
     if (res.algorithms && !res.algorithms->skipped())
         std::cout << (res.algorithms->cases.size() - res.algorithms->failed()) << " algorithms cases passed, "
                   << res.algorithms->failed() << " failed\n";
+    if (res.health && !res.health->all_skipped())
+        std::cout << (res.health->total_cases() - res.health->failed_cases()) << " health cases passed, "
+                  << res.health->failed_cases() << " failed\n";
     return res.passed() ? 0 : 1;
 }
 

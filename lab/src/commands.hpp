@@ -51,6 +51,14 @@ struct DelayOptions {
 void setup_delay(CLI::App& app, std::shared_ptr<DelayOptions> opt);
 int run_delay(const DelayOptions& opt);
 
+struct FaultOptions {
+    std::string name = "lab";
+    std::string node;
+    std::string action;
+};
+void setup_fault(CLI::App& app, std::shared_ptr<FaultOptions> opt);
+int run_fault(const FaultOptions& opt);
+
 struct StatusOptions {
     std::string name = "lab";
 };

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     auto exec = std::make_shared<labcli::ExecOptions>();
     auto ctl = std::make_shared<labcli::CtlOptions>();
     auto delay = std::make_shared<labcli::DelayOptions>();
+    auto fault = std::make_shared<labcli::FaultOptions>();
     auto status = std::make_shared<labcli::StatusOptions>();
     auto run = std::make_shared<labcli::RunOptions>();
     labcli::setup_up(app, up);
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     labcli::setup_exec(app, exec);
     labcli::setup_ctl(app, ctl);
     labcli::setup_delay(app, delay);
+    labcli::setup_fault(app, fault);
     labcli::setup_status(app, status);
     labcli::setup_run(app, run);
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
         if (name == "exec") return labcli::run_exec(*exec);
         if (name == "ctl") return labcli::run_ctl(*ctl);
         if (name == "delay") return labcli::run_delay(*delay);
+        if (name == "fault") return labcli::run_fault(*fault);
         if (name == "status") return labcli::run_status(*status);
         if (name == "run") return labcli::run_run(*run);
         std::cerr << "lab: unknown command " << name << "\n";

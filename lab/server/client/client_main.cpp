@@ -10,10 +10,11 @@
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"lab_client: UDP probes, HTTP connection counts and held connections, the byte pattern for lblab"};
+  CLI::App app{"lab_client: UDP probes, HTTP connection counts, timelines and held connections, the byte pattern for lblab"};
   app.require_subcommand(1);
   lab::client::setup_udp(app);
   lab::client::setup_http_many(app);
+  lab::client::setup_http_timeline(app);
   lab::client::setup_hold(app);
   lab::client::setup_pattern_sha256(app);
   lab::client::setup_make_file(app);

@@ -29,6 +29,16 @@ struct HttpManyOptions {
 void setup_http_many(CLI::App& app);
 int run_http_many(const HttpManyOptions& opt);
 
+struct HttpTimelineOptions {
+  std::string url;
+  int interval_ms = 50;
+  int seconds = 0;
+  int connect_timeout_ms = 500;
+  int timeout_ms = 2000;
+};
+void setup_http_timeline(CLI::App& app);
+int run_http_timeline(const HttpTimelineOptions& opt);
+
 struct HoldOptions {
   std::string url;
   int count = 1;

@@ -246,11 +246,14 @@ std::optional<lab::srv::Endpoint> resolve(const HttpUrl& url, std::string* why) 
 }
 
 Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_alive, int timeout_ms,
-                  int stop_fd) {
+                  int stop_fd, int connect_timeout_ms) {
   using lab::srv::WaitResult;
   Exchange ex;
-  const std::int64_t deadline = lab::srv::now_ms() + timeout_ms;
-  auto left = [&] { return static_cast<int>(std::max<std::int64_t>(0, deadline - lab::srv::now_ms())); };
+  const std::int64_t start = lab::srv::now_ms();
+  const std::int64_t deadline = start + timeout_ms;
+  std::int64_t step_deadline = deadline;
+  if (connect_timeout_ms > 0) step_deadline = std::min(deadline, start + connect_timeout_ms);
+  auto left = [&] { return static_cast<int>(std::max<std::int64_t>(0, step_deadline - lab::srv::now_ms())); };
   auto fail = [&](std::string why) {
     ex.error = std::move(why);
     ex.fd.reset();
@@ -276,6 +279,7 @@ Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_al
     ::getsockopt(ex.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail("connect: " + lab::srv::errno_text(err));
   }
+  step_deadline = deadline;
   sockaddr_storage local{};
   socklen_t llen = sizeof local;
   if (::getsockname(ex.fd.get(), reinterpret_cast<sockaddr*>(&local), &llen) == 0)
@@ -340,9 +344,11 @@ Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_al
   std::string_view body = std::string_view(buf).substr(body_start);
   if (head->content_length && body.size() > *head->content_length) body = body.substr(0, *head->content_length);
   ex.server = server_name_from_body(body);
+  ex.status = head->status;
   if (head->status != 200) {
     const std::string who = ex.server.empty() ? head->x_server : ex.server;
     ex.server.clear();
+    ex.named = who;
     return fail("HTTP status " + std::to_string(head->status) + (who.empty() ? "" : " from " + who));
   }
   if (ex.server.empty()) return fail("the body does not begin with a server name");

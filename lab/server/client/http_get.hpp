@@ -56,16 +56,18 @@ struct Exchange {
   std::string server;  // from the body; empty on failure
   std::string local;   // "a.b.c.d:port" of our end
   std::string error;   // empty on success
+  int status = 0;      // the HTTP status; 0 when no response head arrived
+  std::string named;   // on a non-200 answer: the server it came from (body or X-Server), else ""
   bool ok() const { return error.empty(); }
 };
 
 // Connects to `to`, sends GET url.path (keep-alive or Connection: close), reads the
 // whole response (Content-Length, or until the server closes when it has none) and
-// names the server from the body. Every step shares one deadline of timeout_ms.
-// A status other than 200 or a body without a name is a failure. stop_fd (>= 0)
-// interrupts the wait.
+// names the server from the body. Every step shares one deadline of timeout_ms; the
+// connect alone may be given a shorter one (connect_timeout_ms > 0). A status other
+// than 200 or a body without a name is a failure. stop_fd (>= 0) interrupts the wait.
 Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_alive, int timeout_ms,
-                  int stop_fd = -1);
+                  int stop_fd = -1, int connect_timeout_ms = -1);
 
 // Resolves url.host (numeric, or through getaddrinfo) to an endpoint with url.port.
 std::optional<lab::srv::Endpoint> resolve(const HttpUrl& url, std::string* why);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client/http_get.hpp"
+#include "client/timeline.hpp"
 
 namespace {
 
@@ -113,6 +114,46 @@ TEST(Counts, ServersInNaturalOrderThenFailures) {
   std::vector<std::string> names{"b", "a10", "a9", "a09x", "a", "server2", "server11"};
   std::sort(names.begin(), names.end(), natural_less);
   EXPECT_EQ(names, (std::vector<std::string>{"a", "a9", "a09x", "a10", "b", "server2", "server11"}));
+}
+
+TEST(Timeline, OkAndFailedLinesRoundTrip) {
+  lab::client::TimelineRecord ok;
+  ok.index = 7;
+  ok.start_ms = 1700000000123;
+  ok.end_ms = 1700000000125;
+  ok.ok = true;
+  ok.server = "server2";
+  EXPECT_EQ(lab::client::format_timeline_record(ok), "request 7 1700000000123 1700000000125 ok server2\n");
+  auto back = lab::client::parse_timeline_record(lab::client::format_timeline_record(ok));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->index, 7);
+  EXPECT_EQ(back->start_ms, 1700000000123);
+  EXPECT_EQ(back->end_ms, 1700000000125);
+  EXPECT_TRUE(back->ok);
+  EXPECT_EQ(back->server, "server2");
+  EXPECT_EQ(back->reason, "");
+
+  lab::client::TimelineRecord refused{8, 1700000000173, 1700000000174, false, "", "connect: Connection refused"};
+  EXPECT_EQ(lab::client::format_timeline_record(refused),
+            "request 8 1700000000173 1700000000174 failed - connect: Connection refused\n");
+  back = lab::client::parse_timeline_record("request 8 1700000000173 1700000000174 failed - connect: Connection refused");
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->ok);
+  EXPECT_EQ(back->server, "");
+  EXPECT_EQ(back->reason, "connect: Connection refused");
+
+  // A 500 names the server that sent it; a reason never spans lines.
+  lab::client::TimelineRecord status{9, 1, 2, false, "server1", "HTTP status 500\nfrom server1"};
+  EXPECT_EQ(lab::client::format_timeline_record(status), "request 9 1 2 failed server1 HTTP status 500 from server1\n");
+}
+
+TEST(Timeline, OtherLinesAreNotRecords) {
+  for (const char* bad : {"", "server1 3", "failures 0", "request", "request x 1 2 ok server1",
+                          "request 1 2 ok server1", "request 1 2 3 maybe server1", "request 1 2 3 ok -",
+                          "request 1 2 3 ok server1 extra", "request 1 2 3 failed -", "request 1 -2 3 ok s",
+                          "requests 1 2 3 ok server1"}) {
+    EXPECT_FALSE(lab::client::parse_timeline_record(bad)) << bad;
+  }
 }
 
 }  // namespace

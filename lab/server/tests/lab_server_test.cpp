@@ -640,6 +640,43 @@ TEST_F(LabServer, ClientHttpManyCountsTheServerOfEveryNewConnection) {
   EXPECT_EQ(bad_url.exit_code, 2);
 }
 
+TEST_F(LabServer, ClientHttpTimelinePacesRequestsAndPrintsOneLinePerRequest) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  const auto t0 = Clock::now();
+  const RunResult ok = run({LAB_CLIENT_BIN, "http-timeline", url, "--interval-ms", "100", "--seconds", "1"});
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  const std::regex line("request ([0-9]+) ([0-9]+) ([0-9]+) ok " + std::string(kName) + "\n");
+  std::vector<long long> starts;
+  for (auto it = std::sregex_iterator(ok.out.begin(), ok.out.end(), line); it != std::sregex_iterator(); ++it) {
+    starts.push_back(std::stoll((*it)[2]));
+    EXPECT_LE(std::stoll((*it)[2]), std::stoll((*it)[3]));
+  }
+  ASSERT_EQ(starts.size(), 10u) << ok.out;
+  std::sort(starts.begin(), starts.end());
+  // On schedule: the 10 starts span about 900 ms.
+  EXPECT_GE(starts.back() - starts.front(), 850) << ok.out;
+  EXPECT_LE(starts.back() - starts.front(), 1100) << ok.out;
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_NE(ok.out.find(std::string(kName) + " 10\nfailures 0\n"), std::string::npos) << ok.out;
+
+  // A failing answer names the server and the status.
+  ASSERT_EQ(control("status 500"), "ok");
+  const RunResult failing = run({LAB_CLIENT_BIN, "http-timeline", url, "--interval-ms", "200", "--seconds", "1"});
+  EXPECT_EQ(failing.exit_code, 1);
+  EXPECT_TRUE(std::regex_search(failing.out, std::regex("request 1 [0-9]+ [0-9]+ failed " + std::string(kName) +
+                                                        " HTTP status 500")))
+      << failing.out;
+  EXPECT_NE(failing.out.find("failures 5\n"), std::string::npos) << failing.out;
+
+  // Nobody listens on a closed port: refused, at once.
+  const RunResult refused =
+      run({LAB_CLIENT_BIN, "http-timeline", "http://127.0.0.1:1/", "--interval-ms", "500", "--seconds", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(std::regex_search(refused.out, std::regex("request 1 [0-9]+ [0-9]+ failed - connect: Connection refused")))
+      << refused.out;
+}
+
 // Runs lab_client hold with stdin and stdout on pipes; returns once it printed
 // "holding N" (what it printed so far in `out`), with stdin's write end in `stdin_fd`.
 struct HoldProcess {

@@ -75,6 +75,10 @@ BackendState backend_from(const json& b, const std::string& vip) {
     s.rtt_ms = json_double(b, "rtt_ms");
     s.connect_ms = json_double(b, "connect_ms");
     s.response_ms = json_double(b, "response_ms");
+    s.check = json_string(b, "check");
+    s.since_ms = json_long(b, "since_ms");
+    s.last_check = json_string(b, "last_check");
+    s.change_reason = json_string(b, "change_reason");
     return s;
 }
 

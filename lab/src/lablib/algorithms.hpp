@@ -39,6 +39,12 @@ struct BackendState {
     double rtt_ms = -1;  // the rtt score (connect + response)
     double connect_ms = -1;
     double response_ms = -1;
+    // Health (lbd's health checks): the check type, how long the backend has been in its
+    // state, the last check's result and why the state last changed.
+    std::string check;
+    long since_ms = -1;
+    std::string last_check;
+    std::string change_reason;
 };
 
 // Reads `lbctl backends --json`: {"vips": [...], "backends": [{"vip", "backend":

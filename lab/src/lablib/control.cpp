@@ -107,16 +107,76 @@ std::string unix_request(const fs::path& socket, const std::string& line, millis
     return trim(answer.substr(0, nl));
 }
 
-void set_server_delay(const Paths& paths, const std::string& lab, const std::string& node, int ms) {
+namespace {
+
+// One command to a server's lab_server control socket; "ok" or Error.
+void server_command(const Paths& paths, const std::string& lab, const std::string& node, const std::string& line) {
     auto t = running_topology(paths, lab);
     node_with_role(t, node, "server");
-    if (ms < 0) throw Error("the delay must be 0 or more milliseconds");
     auto sock = server_control_socket(paths, lab, node);
     if (!fs::exists(sock))
         throw Error("lab_server of " + node + " has no control socket " + sock.string() +
-                    " (it is started with --control there by `lab up`)");
-    auto answer = unix_request(sock, "delay " + std::to_string(ms));
-    if (answer != "ok") throw Error("lab_server of " + node + " refused `delay " + std::to_string(ms) + "`: " + answer);
+                    " (it is started with --control there by `lab up`; is it running? lab fault " + node +
+                    " start-server)");
+    auto answer = unix_request(sock, line);
+    if (answer != "ok") throw Error("lab_server of " + node + " refused `" + line + "`: " + answer);
+}
+
+}  // namespace
+
+void set_server_delay(const Paths& paths, const std::string& lab, const std::string& node, int ms) {
+    if (ms < 0) throw Error("the delay must be 0 or more milliseconds");
+    server_command(paths, lab, node, "delay " + std::to_string(ms));
+}
+
+void set_server_status(const Paths& paths, const std::string& lab, const std::string& node, int code) {
+    if (code < 200 || code > 599) throw Error("the status must be 200..599");
+    server_command(paths, lab, node, "status " + std::to_string(code));
+}
+
+std::string unix_request_all(const fs::path& socket, const std::string& line, milliseconds timeout) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket.string().size() >= sizeof addr.sun_path) throw Error("socket path too long: " + socket.string());
+    std::strcpy(addr.sun_path, socket.c_str());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw Error(std::string("socket: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int e = errno;
+        throw Error("cannot connect to " + socket.string() + ": " + std::strerror(e) +
+                    (e == ENOENT || e == ECONNREFUSED ? " (is the program running?)" : ""));
+    }
+    std::string out = line + "\n";
+    for (size_t sent = 0; sent < out.size();) {
+        ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw Error("write to " + socket.string() + ": " + std::strerror(errno));
+        sent += static_cast<size_t>(n);
+    }
+    std::string answer;
+    auto deadline = steady_clock::now() + timeout;
+    char buf[65536];
+    while (true) {
+        check_interrupted();
+        auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+        if (left <= 0)
+            throw Error("no whole answer from " + socket.string() + " within " + std::to_string(timeout.count()) +
+                        " ms");
+        pollfd p{fd, POLLIN, 0};
+        int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 200)));
+        if (rc < 0 && errno != EINTR) throw Error(std::string("poll: ") + std::strerror(errno));
+        if (rc <= 0) continue;
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error("read from " + socket.string() + ": " + std::strerror(errno));
+        if (n == 0) break;
+        answer.append(buf, static_cast<size_t>(n));
+    }
+    return answer;
 }
 
 }  // namespace lab

@@ -45,8 +45,19 @@ CommandResult lbctl(const Paths& paths, const std::string& socket, const std::ve
 std::string unix_request(const std::filesystem::path& socket, const std::string& line,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Sends one line to a unix stream socket and returns everything it answers up to the
+// moment it closes the connection (lbd's control socket answers one command so; the
+// line is the one lbctl sends: its words, with `json` for --json). Throws Error naming
+// the socket when it cannot connect or the answer does not end within `timeout`.
+std::string unix_request_all(const std::filesystem::path& socket, const std::string& line,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 // `delay MS` to the lab_server of server node `node` (0 stops the delay). Throws Error
 // for an unknown node, a node that is no server, a missing socket or an error answer.
 void set_server_delay(const Paths& paths, const std::string& lab, const std::string& node, int ms);
+
+// `status CODE` to the lab_server of server node `node`: GET / and GET /health answer
+// CODE (200..599; 200 restores). Throws Error as set_server_delay does.
+void set_server_status(const Paths& paths, const std::string& lab, const std::string& node, int code);
 
 }  // namespace lab

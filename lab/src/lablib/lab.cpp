@@ -147,7 +147,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     std::string script_name;
     auto script_cmd = topology_command(paths, mode, opt, script_name);
     auto lbd = paths.tool("lbd");
-    auto server = paths.tool("lab_server");
+    paths.tool("lab_server");  // named before anything is built when it is missing
     if (find_on_path("curl").empty()) throw Skip("command 'curl' not found");
     if (lab_exists(paths, opt.name))
         throw Error("lab " + opt.name + " already exists: `lab down --name " + opt.name +
@@ -192,17 +192,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         log("started lbd in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
         h.procs.push_back(p);
     }
-    for (const Node* n : h.topo.with_role("server")) {
-        auto ctl = server_control_socket(paths, opt.name, n->name).string();
-        // Idle keep-alive connections stay for kServerIdleTimeout, so connections a
-        // client holds open (lab_client hold) stay established as long as a test needs.
-        auto p = spawn_detached(
-            in_netns(n->netns, {server.string(), "--name", n->name, "--control", ctl, "--idle-timeout-ms",
-                                std::to_string(duration_cast<milliseconds>(kServerIdleTimeout).count())}),
-            logs / (n->name + ".lab_server.log"), manifest, n->name + ".lab_server");
-        log("started lab_server in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
-        h.procs.push_back(p);
-    }
+    for (const Node* n : h.topo.with_role("server")) h.procs.push_back(start_lab_server(paths, opt.name, *n));
 
     if (opt.wait) {
         const Node& client = first_client(h.topo);
@@ -244,6 +234,33 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     guard.release();
     info("lab " + opt.name + " is up");
     return h;
+}
+
+Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n) {
+    auto server = paths.tool("lab_server");
+    auto logs = paths.state_dir(lab) / "logs";
+    fs::create_directories(logs);
+    auto log_path = logs / (n.name + ".lab_server.log");
+    // A restart (lab fault NODE start-server) keeps the log of the earlier run.
+    if (fs::exists(log_path)) {
+        for (int i = 1; i < 1000; ++i) {
+            auto kept = log_path;
+            kept += "." + std::to_string(i);
+            if (fs::exists(kept)) continue;
+            std::error_code ec;
+            fs::rename(log_path, kept, ec);
+            break;
+        }
+    }
+    auto ctl = server_control_socket(paths, lab, n.name).string();
+    // Idle keep-alive connections stay for kServerIdleTimeout, so connections a
+    // client holds open (lab_client hold) stay established as long as a test needs.
+    auto p = spawn_detached(
+        in_netns(n.netns, {server.string(), "--name", n.name, "--control", ctl, "--idle-timeout-ms",
+                           std::to_string(duration_cast<milliseconds>(kServerIdleTimeout).count())}),
+        log_path, paths.manifest(lab), n.name + ".lab_server");
+    log("started lab_server in " + n.netns + " (pid " + std::to_string(p.pid) + ")");
+    return p;
 }
 
 std::string node_netns(const Paths& paths, const std::string& name, const std::string& node) {
@@ -314,7 +331,7 @@ std::string lab_status(const Paths& paths, const std::string& name) {
         }
         auto servers = t.with_role("server");
         if (!servers.empty()) {
-            o << "servers (lab delay NODE MS):\n";
+            o << "servers (lab delay NODE MS, lab fault NODE ACTION):\n";
             for (const Node* n : servers) {
                 auto ctl = server_control_socket(paths, name, n->name);
                 o << "  " << n->name << ": control socket " << ctl.string()

@@ -43,6 +43,12 @@ struct LabHandle {
 // engine's log tail when the VIP never answered. Refuses a name that already exists.
 LabHandle lab_up(const Paths& paths, const UpOptions& opt);
 
+// Starts lab_server in server node `n` of lab `lab` as `lab up` does: in n.netns,
+// `lab_server --name NODE --control STATE/NODE.ctl --idle-timeout-ms 600000`, logged to
+// STATE/logs/NODE.lab_server.log (an existing log is kept as NODE.lab_server.log.1,
+// .2, ...), recorded in the manifest as `NODE.lab_server`. Does not wait for it.
+Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n);
+
 // netns_scripts/down.sh NAME (or --all); reaps the processes it stopped if they were
 // our children. Throws Error when down.sh fails; returns its summary line.
 std::string lab_down(const Paths& paths, const std::string& name);

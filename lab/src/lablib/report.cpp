@@ -254,6 +254,7 @@ json results_json(const RunResults& r) {
         j["comparison"].push_back(cj);
     }
     if (r.algorithms) j["algorithms"] = algorithms_json(*r.algorithms);
+    if (r.health) j["health"] = health_json(*r.health);
     return j;
 }
 
@@ -272,6 +273,14 @@ std::string junit_xml(const RunResults& r) {
         tests += n;
         if (a.skipped()) skipped += n;
         else failures += a.cases.empty() ? (a.error.empty() ? 0 : 1) : a.failed();
+    }
+    if (r.health) {
+        for (const auto& m : r.health->modes) {
+            size_t n = std::max<size_t>(m.cases.size(), 1);
+            tests += n;
+            if (m.skipped()) skipped += n;
+            else failures += m.cases.empty() ? (m.error.empty() ? 0 : 1) : m.failed();
+        }
     }
     o << "<testsuites name=\"lblab\" tests=\"" << tests << "\" failures=\"" << failures
       << "\" skipped=\"" << skipped << "\" time=\"" << r.seconds << "\">\n";
@@ -306,6 +315,7 @@ std::string junit_xml(const RunResults& r) {
         o << "  </testsuite>\n";
     }
     if (r.algorithms) o << algorithms_junit(*r.algorithms);
+    if (r.health) o << health_junit(*r.health);
     o << "</testsuites>\n";
     return o.str();
 }
@@ -722,14 +732,22 @@ std::string html_report(const RunResults& r) {
                   : std::to_string(r.algorithms->cases.size() - r.algorithms->failed()) + " of " +
                         std::to_string(r.algorithms->cases.size()) + " cases passed")
           << " (<a href=\"algorithms.html\">algorithms.html</a>).</p>\n";
+    if (r.health)
+        o << "<p class=\"small\">Health checks: "
+          << (r.health->all_skipped() ? std::string("skipped")
+                                      : std::to_string(r.health->total_cases() - r.health->failed_cases()) + " of " +
+                                            std::to_string(r.health->total_cases()) + " cases passed")
+          << " (<a href=\"health.html\">health.html</a>).</p>\n";
     o << "<nav class=\"modes\">";
     for (const auto& m : r.modes)
         o << "<a href=\"#" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode) << "</a>";
     if (r.algorithms) o << "<a href=\"#algorithms\">algorithms</a><a href=\"algorithms.html\">algorithms.html</a>";
+    if (r.health) o << "<a href=\"#health\">health</a><a href=\"health.html\">health.html</a>";
     o << "</nav>\n";
     if (!r.modes.empty()) comparison_section(o, r);
     for (const auto& m : r.modes) mode_section(o, m);
     if (r.algorithms) o << algorithms_summary_html(*r.algorithms);
+    if (r.health) o << health_summary_html(*r.health);
     o << "</body></html>\n";
     return o.str();
 }
@@ -740,6 +758,7 @@ void write_report(const RunResults& r, const fs::path& dir) {
     write_file(dir / "junit.xml", junit_xml(r));
     write_file(dir / "index.html", html_report(r));
     if (r.algorithms) write_file(dir / "algorithms.html", algorithms_html(*r.algorithms, r.started_at));
+    if (r.health) write_file(dir / "health.html", health_html(*r.health, r.started_at));
 }
 
 }  // namespace lab

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lablib/health.hpp"
 #include "lablib/run.hpp"
 
 namespace lab {
@@ -21,8 +22,8 @@ std::string html_report(const RunResults& r);
 // wired to the segments of their interfaces, each wire labelled with address and MAC.
 std::string topology_svg(const Topology& t);
 
-// Writes the three files into `dir` (created if needed), and algorithms.html when the
-// algorithms suite ran. Throws Error.
+// Writes the three files into `dir` (created if needed), algorithms.html when the
+// algorithms suite ran and health.html when the health suite did. Throws Error.
 void write_report(const RunResults& r, const std::filesystem::path& dir);
 
 std::string html_escape(const std::string& s);
@@ -39,5 +40,14 @@ nlohmann::json algorithms_json(const AlgoRun& a);
 std::string algorithms_html(const AlgoRun& a, const std::string& generated);
 std::string algorithms_junit(const AlgoRun& a);
 std::string algorithms_summary_html(const AlgoRun& a);
+
+// The health suite (report_health.cpp): its section of results.json, its page
+// health.html (per mode and case a timeline SVG, detection and recovery against their
+// limits, the checks, readings and commands), its <testsuite> of junit.xml (one
+// testcase per mode and case, classname health.<mode>), and its summary on index.html.
+nlohmann::json health_json(const HealthRun& h);
+std::string health_html(const HealthRun& h, const std::string& generated);
+std::string health_junit(const HealthRun& h);
+std::string health_summary_html(const HealthRun& h);
 
 }  // namespace lab

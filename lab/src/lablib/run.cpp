@@ -36,9 +36,10 @@ const CheckResult* ModeRun::check(const std::string& name) const {
 }
 
 bool RunResults::passed() const {
-    if (modes.empty() && !algorithms) return false;
+    if (modes.empty() && !algorithms && !health) return false;
     for (const auto& m : modes)
         if (!m.passed()) return false;
+    if (health && !health->passed()) return false;
     return !algorithms || algorithms->passed();
 }
 
@@ -237,10 +238,10 @@ ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt
 }
 
 RunResults run_modes(const Paths& paths, const RunOptions& opt) {
-    if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "all")
-        throw Error("unknown suite '" + opt.suite + "' (modes, algorithms or all)");
+    if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "health" && opt.suite != "all")
+        throw Error("unknown suite '" + opt.suite + "' (modes, algorithms, health or all)");
     std::vector<const ModeSpec*> modes;
-    if (opt.suite != "algorithms") modes = select_modes(opt.modes);
+    if (opt.suite == "modes" || opt.suite == "all") modes = select_modes(opt.modes);
     RunResults res;
     res.started_at = now_iso();
     auto t0 = steady_clock::now();
@@ -253,7 +254,7 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
                                  std::to_string(mr.checks.size()) + " checks passed" +
                                  (mr.error.empty() ? "" : "; error: " + mr.error)));
     }
-    if (opt.suite != "modes") {
+    if (opt.suite == "algorithms" || opt.suite == "all") {
         AlgoOptions ao;
         // A --name given for one mode's lab names the algorithms lab too (they never overlap).
         ao.name = opt.name;
@@ -271,6 +272,25 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
                                                : std::to_string(a.cases.size() - a.failed()) + "/" +
                                                      std::to_string(a.cases.size()) + " cases passed" +
                                                      (a.error.empty() ? "" : "; error: " + a.error)));
+        }
+    }
+    if (opt.suite == "health" || opt.suite == "all") {
+        HealthOptions ho;
+        ho.modes = opt.modes;
+        ho.name = opt.name;
+        for (const auto& o : opt.only) {
+            const auto& cases = health_cases();
+            if (std::any_of(cases.begin(), cases.end(), [&](const HealthCaseSpec& c) { return c.name == o; }))
+                ho.only.push_back(o);
+        }
+        if (!opt.only.empty() && ho.only.empty() && opt.suite == "health")
+            ho.only = opt.only;  // names no case: run_health says which exist
+        if (opt.only.empty() || !ho.only.empty()) {
+            res.health = run_health(paths, ho);
+            const auto& h = *res.health;
+            info("health: " + (h.all_skipped() ? std::string("SKIPPED")
+                                                : std::to_string(h.total_cases() - h.failed_cases()) + "/" +
+                                                      std::to_string(h.total_cases()) + " cases passed"));
         }
     }
     res.seconds = since(t0);

@@ -1,7 +1,7 @@
 // run.hpp: `lab run`: for each mode, a fresh lab, every scenario under capture, the
 // mode's check table evaluated, facts measured, the lab brought down (always); then,
-// when selected, the scheduling-algorithms suite in a lab of its own (algorithms.hpp);
-// and a report written (report.hpp).
+// when selected, the scheduling-algorithms suite in a lab of its own (algorithms.hpp)
+// and the health suite in a lab per mode (health.hpp); and a report written (report.hpp).
 #pragma once
 
 #include <filesystem>
@@ -12,6 +12,7 @@
 #include "lablib/algorithms.hpp"
 #include "lablib/checks.hpp"
 #include "lablib/facts.hpp"
+#include "lablib/health.hpp"
 #include "lablib/modes.hpp"
 #include "lablib/paths.hpp"
 #include "lablib/scenario.hpp"
@@ -20,12 +21,12 @@
 namespace lab {
 
 struct RunOptions {
-    std::string suite = "modes";     // "modes", "algorithms" or "all" (both)
-    std::string modes = "all";       // a mode name or "all" (the modes suite)
+    std::string suite = "modes";     // "modes", "algorithms", "health" or "all" (every one)
+    std::string modes = "all";       // a mode name or "all" (the modes and health suites)
     std::filesystem::path out;       // the report directory
     std::string name;                // lab name; empty: a unique one per mode
     int servers = 3;
-    std::vector<std::string> only;   // run only these scenarios and algorithms cases (empty: all)
+    std::vector<std::string> only;   // run only these scenarios, algorithms and health cases (empty: all)
 };
 
 struct ModeRun {
@@ -54,7 +55,9 @@ struct RunResults {
     double seconds = 0;
     std::vector<ModeRun> modes;
     std::optional<AlgoRun> algorithms;  // when the algorithms suite ran
-    // Every mode and the algorithms suite (what of them ran) passed; false when nothing ran.
+    std::optional<HealthRun> health;    // when the health suite ran
+    // Every mode and the algorithms and health suites (what of them ran) passed; false
+    // when nothing ran.
     bool passed() const;
     size_t total_checks() const;
     size_t failed_checks() const;
@@ -66,8 +69,9 @@ std::string unique_lab_name(const Paths& paths, const std::string& prefix);
 // Runs one mode end to end; never leaves the lab up. Throws only Interrupted.
 ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt);
 
-// Runs every selected mode, then the algorithms suite when opt.suite asks for it, and
-// writes index.html, results.json and junit.xml (and algorithms.html) into opt.out.
+// Runs every selected mode, then the algorithms and health suites when opt.suite asks
+// for them, and writes index.html, results.json and junit.xml (and algorithms.html,
+// health.html) into opt.out.
 // Throws Error for a bad mode or suite name, Interrupted on a signal (after cleanup).
 RunResults run_modes(const Paths& paths, const RunOptions& opt);
 

@@ -169,6 +169,12 @@ std::string sha256_file(const std::filesystem::path& p) {
     return out;
 }
 
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 bool valid_lab_name(std::string_view name) {
     static const std::regex re("^[A-Za-z0-9][A-Za-z0-9-]{0,11}$");
     return std::regex_match(name.begin(), name.end(), re);

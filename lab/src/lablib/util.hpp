@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -55,6 +56,10 @@ void write_file(const std::filesystem::path& p, std::string_view content);
 
 // SHA-256 of a file as lowercase hex; throws Error when it cannot be read.
 std::string sha256_file(const std::filesystem::path& p);
+
+// CLOCK_REALTIME in milliseconds: the clock lab_client http-timeline stamps requests
+// with, so faults and requests share one time axis.
+std::int64_t wall_ms();
 
 // Lab names: letters, digits and dashes, 1 to 12, not starting with a dash
 // (the rule of netns_scripts/lib.sh validate_lab_name).
