@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   with_json("stats", "packet, byte and drop counters, per port, reason and backend");
   with_json("flows", "the connection table");
   with_json("backends", "per VIP: algorithm; per backend: weight, group, state, live flows, measured RTT");
+  with_json("vrrp", "VRRP state, priorities, master, timers, last change, counters; connection sync counters");
   auto with_vip = [&](CLI::App* c) {
     c->add_option("--vip", vip, "only this VIP (default: every VIP that has the backend)");
     return c;

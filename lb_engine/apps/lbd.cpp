@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 
 #include "lb/config/config.hpp"
 #include "lb/control/admin.hpp"
@@ -35,8 +36,11 @@ int main(int argc, char** argv) {
   if (check) {
     size_t backends = 0;
     for (auto& v : cfg.vips) backends += v.backends.size();
-    std::printf("%s: ok (%zu ports, %zu VIPs, %zu backends)\n", config_path.c_str(), cfg.ports.size(),
-                cfg.vips.size(), backends);
+    std::string ha;
+    if (cfg.vrrp) ha += ", vrrp " + std::to_string(cfg.vrrp->vrid) + " on " + cfg.vrrp->port;
+    if (cfg.sync) ha += ", sync with " + cfg.sync->peer.str() + " on " + cfg.sync->port;
+    std::printf("%s: ok (%zu ports, %zu VIPs, %zu backends%s)\n", config_path.c_str(), cfg.ports.size(),
+                cfg.vips.size(), backends, ha.c_str());
     return 0;
   }
 
@@ -48,20 +52,25 @@ int main(int argc, char** argv) {
     for (auto& v : cfg.vips) tunnels |= v.mode == lb::Mode::dsr_l3_tunnel;
     lb::TapIo io(specs, /*tso=*/!tunnels);
     lb::Engine engine(cfg, io);
-    lb::AdminServer admin(engine, cfg.control_socket);
+    auto admin = std::make_unique<lb::AdminServer>(engine, cfg.control_socket);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    admin.start();
+    admin->start();
     std::string vips;
     for (auto& v : cfg.vips)
       vips += " " + v.address.str() + ":" + std::to_string(v.port) + "/" + lb::to_string(v.protocol) + "(" +
               lb::to_string(v.mode) + "," + lb::to_string(v.algorithm) + "," + std::to_string(v.backends.size()) + ")";
+    if (cfg.vrrp)
+      vips += "; vrrp " + std::to_string(cfg.vrrp->vrid) + " on " + cfg.vrrp->port + " priority " +
+              std::to_string(cfg.vrrp->priority) + (cfg.sync ? ", sync with " + cfg.sync->peer.str() : "");
     lb::log_info("started; control " + cfg.control_socket + "; VIPs" + vips);
     engine.run(g_stop);
     lb::log_info("stopping on signal");
+    admin.reset();  // the control socket closes first: nothing else touches the engine now
+    engine.shutdown(lb::Engine::now_ms());  // a VRRP master hands over at once (priority 0)
   } catch (const std::exception& e) {
     lb::log_error(e.what());
     return 1;

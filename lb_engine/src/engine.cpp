@@ -31,7 +31,7 @@ const char* to_string(Drop d) {
       "ip_malformed",    "ip_bad_checksum", "ip_fragment", "ttl_exceeded", "l4_malformed",
       "no_service",      "not_for_vip",   "no_flow",      "no_backend",   "flow_table_full",
       "flow_conflict",   "proxy_ports_exhausted", "icmp_unhandled", "no_route", "neigh_unresolved",
-      "tunnel_too_big",  "tunnel_gso",    "backend_down", "tx_error"};
+      "tunnel_too_big",  "tunnel_gso",    "backend_down", "vrrp_backup",  "tx_error"};
   static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(Drop::count_));
   return names[static_cast<size_t>(d)];
 }
@@ -118,6 +118,7 @@ Engine::Engine(const Config& cfg, PacketIo& io)
                            t.tcp_close * 1000ull, t.udp * 1000ull};
   neighbors_.reserve(kMaxNeighbors);  // never reallocates on the data path
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  init_ha(now);
 }
 
 Engine::~Engine() {
@@ -160,8 +161,15 @@ void Engine::handle_frame(size_t port, uint8_t* buf, size_t len, size_t cap, uin
   if (!p.vnet || !p.eth) return stats_.drop(Drop::frame_too_short);
   cur_headroom_ = headroom;
   cur_cap_ = cap;
-  const bool to_us = std::memcmp(p.eth->dst, pt.cfg.mac.b.data(), 6) == 0;
+  bool to_us = std::memcmp(p.eth->dst, pt.cfg.mac.b.data(), 6) == 0;
   const bool bcast = (p.eth->dst[0] & 1) != 0;
+  if (ha_.vrrp && !to_us && port == ha_.port) {
+    if (bcast && ha_vrrp_frame(port, p, now)) return;  // a VRRP advertisement: the one multicast we take
+    if (ha_.virtual_mac && std::memcmp(p.eth->dst, ha_.vmac.b.data(), 6) == 0) {
+      if (ha_.standby) return stats_.drop(Drop::vrrp_backup);
+      to_us = true;
+    }
+  }
   if (!to_us && !bcast) return stats_.drop(Drop::not_our_mac);
   switch (p.eth->type_h()) {
     case EthHdr::kArp:
@@ -207,17 +215,22 @@ void Engine::handle_arp(size_t port, uint8_t* frame, size_t len, uint64_t now) {
   learn(port, spa, arp->sha, now);
   if (ntohs(arp->op) != ArpHdr::kRequest) return;  // a reply: learned above, nothing to send
   const Port& pt = ports_[port];
-  const bool ours = pt.cfg.address.addr.v4_net() == tpa ||
-                    (is_vip_address(tpa) && pt.cfg.address.contains(IpAddr::v4(tpa)));
-  if (!ours) return stats_.drop(Drop::arp_not_for_us);
+  const bool own = pt.cfg.address.addr.v4_net() == tpa;
+  const bool vip = !own && is_vip_address(tpa) && pt.cfg.address.contains(IpAddr::v4(tpa));
+  if (!own && !vip) return stats_.drop(Drop::arp_not_for_us);
+  if (ha_.vrrp) {
+    if (spa == tpa) return;  // a gratuitous ARP (the peer taking over): an announcement, not a question
+    if (vip && ha_.standby) return stats_.drop(Drop::vrrp_backup);  // the master answers for the VIPs
+  }
+  const MacAddr& mac = vip ? vip_mac(port) : pt.cfg.mac;
   // Answer in place: the request becomes the reply.
   auto* eth = reinterpret_cast<EthHdr*>(frame);
   std::memcpy(eth->dst, arp->sha, 6);
-  std::memcpy(eth->src, pt.cfg.mac.b.data(), 6);
+  std::memcpy(eth->src, mac.b.data(), 6);
   arp->op = htons(ArpHdr::kReply);
   std::memcpy(arp->tha, arp->sha, 6);
   arp->tpa = spa;
-  std::memcpy(arp->sha, pt.cfg.mac.b.data(), 6);
+  std::memcpy(arp->sha, mac.b.data(), 6);
   arp->spa = tpa;
   auto* vnet = reinterpret_cast<VnetHdr*>(frame - sizeof(VnetHdr));
   *vnet = VnetHdr{};
@@ -331,6 +344,10 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const bool for_us = !for_vip && is_own_address(daddr);
   // Probe answers come to a port's own address, which may also be a PIP.
   if (!ip->is_fragment() && (p.tcp || p.icmp) && is_own_address(daddr) && health_reply(p, now)) return;
+  if (ha_.sync && p.udp && daddr == ha_.sync_addr && ntohs(p.udp->dest) == ha_.udp_port && !ip->is_fragment())
+    return sync_receive(p, now);
+  // A VRRP backup serves nothing but its own addresses (health answers, sync, ICMP echo).
+  if (ha_.standby && !for_us) return stats_.drop(Drop::vrrp_backup);
 
   if (p.icmp && (for_vip || for_us) && !ip->is_fragment()) {
     if (p.icmp->type == IcmpHdr::kEchoRequest) return answer_icmp_echo(port, p, now);
@@ -353,7 +370,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const FlowKey key{ip->saddr, daddr, sport, dport, ip->protocol, {0, 0, 0}};
   FlowTable::Hit hit = flows_.lookup(key, now);
   if (hit.expired) {  // a packet reached it before the sweep did: still an expiry
-    release_flow(hit.id);
+    release_flow(hit.id, now);
     bump(stats_.flows_expired);
     hit = {};
   }
@@ -361,7 +378,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   if (hit && hit.dir == Dir::original && p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck)) == TcpHdr::kSyn) {
     auto st = flows_.at(hit.id).state;
     if (st == TcpState::closing || st == TcpState::closed) {
-      release_flow(hit.id);
+      release_flow(hit.id, now);
       hit = {};
     }
   }
@@ -402,12 +419,15 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   }
   if (bi < 0) bi = v.sched.pick(v.sched_in, mix32(key.saddr), hash_flow(key));
   if (bi < 0) return stats_.drop(Drop::no_backend), FlowTable::kNone;  // the caller answers the client
-  if (v.persist) v.persist->record(masked, bi, now);
+  if (v.persist) {
+    v.persist->record(masked, bi, now);
+    if (ha_.sync) sync_persist(vi, masked, bi, now);
+  }
   const Backend& b = v.backends[bi];
   if (flows_.size() >= flows_.capacity()) {  // full: the least recently used flow makes room
     const uint32_t victim = flows_.oldest();
     if (victim == FlowTable::kNone) return stats_.drop(Drop::flow_table_full), FlowTable::kNone;
-    release_flow(victim);
+    release_flow(victim, now);
     bump(stats_.flows_evicted);
   }
   uint32_t id = FlowTable::kNone;
@@ -436,6 +456,7 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   e.vip = static_cast<uint16_t>(vi);
   e.backend = static_cast<uint16_t>(bi);
   marks_[id] = FlowMarks{};
+  if (ha_.sync) ha_.told[id] = 0;  // announced once it has seen its first packet
   bump(stats_.flows_created);
   stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
   bump(b.stats->flows_total);
@@ -517,10 +538,11 @@ bool Engine::allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now) {
   for (int i = 0; i < kTries; ++i) {
     uint16_t port = v.next_port;
     v.next_port = v.next_port >= kLast ? kFirst : static_cast<uint16_t>(v.next_port + 1);
+    if (ha_.sync && v.pip == ha_.sync_addr && port == ha_.udp_port) continue;  // the PIP is our sync address
     reply.dport = htons(port);
     FlowTable::Hit h = flows_.lookup(reply, now);
     if (h.expired) {
-      release_flow(h.id);
+      release_flow(h.id, now);
       bump(stats_.flows_expired);
     }
     if (!flows_.contains(reply)) return true;
@@ -539,7 +561,7 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
     // Its server is down and the VIP resets such flows: the client's next packet gets a
     // RST (UDP: port unreachable) and the flow ends.
     const bool from_client = hit.dir == Dir::original;
-    release_flow(hit.id);
+    release_flow(hit.id, now);
     stats_.drop(Drop::backend_down);
     if (!from_client) return;
     if (p.tcp) return send_tcp_rst(p, now);
@@ -548,6 +570,7 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
   const TcpState before = e.state;
   flows_.touch(hit.id, hit.dir, ip->protocol, tcp_flags, now, timeouts_);
   if (e.state != before) count_state(e, before, e.state);
+  if (ha_.sync) sync_touched(hit.id, before, now);
   sample_rtt(hit.id, hit.dir, p);
   if (hit.dir == Dir::original) {
     bump(b.stats->packets_to);
@@ -803,9 +826,10 @@ void Engine::backend_flow_ended(const FlowEntry& e) {
   if (n) --n;
 }
 
-void Engine::release_flow(uint32_t id) {
+void Engine::release_flow(uint32_t id, uint64_t now) {
   FlowEntry& e = flows_.at(id);
   if (!e.in_use) return;
+  if (ha_.sync) sync_removed(id, now);
   backend_flow_ended(e);
   flows_.remove(id);
   stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
@@ -832,6 +856,8 @@ size_t Engine::drain(uint64_t now, size_t budget) {
 
 void Engine::housekeeping(uint64_t now) {
   health_tick(now);
+  ha_track(now);
+  ha_tick(now);
   const uint32_t budget = std::max<uint32_t>(1024, flows_.capacity() / 50);
   uint32_t n = flows_.sweep(now, budget, [&](uint32_t id) { backend_flow_ended(flows_.at(id)); });
   if (n) {
@@ -850,6 +876,7 @@ void Engine::housekeeping(uint64_t now) {
     for (auto& b : v.backends) want(b.cfg.address.v4_net());
   for (auto& r : routes_)
     if (r.via) want(r.via);
+  if (ha_.sync) want(ha_.peer);
 }
 
 void Engine::run_control_requests() {
@@ -1095,9 +1122,10 @@ void Engine::run(const std::atomic<bool>& stop) {
   running_.store(true);
   uint64_t last_hk = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    // Sleep until traffic, a control request, the next housekeeping, or the next health
-    // probe deadline, so probes start and time out on time to the millisecond.
-    const uint64_t before = now_ms(), due = next_health_due();
+    // Sleep until traffic, a control request, the next housekeeping, the next health
+    // probe deadline or VRRP/sync timer, so probes start and time out on time to the
+    // millisecond and adverts leave on time.
+    const uint64_t before = now_ms(), due = std::min(next_health_due(), ha_next_due(before));
     const int wait = due <= before ? 0 : static_cast<int>(std::min<uint64_t>(100, due - before));
     int rc = ::poll(fds.data(), fds.size(), wait);
     const uint64_t now = now_ms();
@@ -1114,6 +1142,7 @@ void Engine::run(const std::atomic<bool>& stop) {
       last_hk = now;
     } else {
       health_tick(now);
+      ha_tick(now);
     }
   }
   running_.store(false);

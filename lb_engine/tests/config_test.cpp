@@ -395,6 +395,7 @@ const ExampleCase kExamples[] = {
     {"dsr-l2.toml", "dsr-l2", "203.0.113.11"},
     {"dsr-l3-dscp.toml", "dsr-l3-dscp", "198.18.0.11"},
     {"dsr-l3-tunnel.toml", "dsr-l3-tunnel", "198.18.0.11"},
+    {"ha-proxy.toml", "proxy", "198.18.0.11"},
 };
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleConfig, ::testing::ValuesIn(kExamples),
                          [](const ::testing::TestParamInfo<ExampleCase>& i) {
@@ -639,5 +640,187 @@ const BadCase kBadHealth[] = {
 
 INSTANTIATE_TEST_SUITE_P(Health, ConfigRejects, ::testing::ValuesIn(kBadHealth),
                          [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
+
+// ----------------------------------------------------------------- [vrrp] and [sync]
+
+// kValid with `tail` appended: the tail's line n is line kValidLines + n of the file.
+const int kValidLines = static_cast<int>(lines_of(kValid).size());
+std::string with_tail(const std::string& tail) { return std::string(kValid) + tail; }
+
+TEST(ConfigHa, WithoutVrrpOrSyncTheEngineIsStandalone) {
+  lb::Config c = lb::parse_config(kValid, "test.toml");
+  EXPECT_FALSE(c.vrrp.has_value());
+  EXPECT_FALSE(c.sync.has_value());
+}
+
+TEST(ConfigHa, VrrpKeysAreReadAndTheRestDefault) {
+  lb::Config c = lb::parse_config(with_tail("[vrrp]\nport = \"front\"\nvrid = 51\npriority = 150\n"), "test.toml");
+  ASSERT_TRUE(c.vrrp.has_value());
+  const lb::HaVrrpConfig& v = *c.vrrp;
+  EXPECT_EQ(v.port, "front");
+  EXPECT_EQ(v.vrid, 51);
+  EXPECT_EQ(v.priority, 150);
+  EXPECT_EQ(v.advert_interval_ms, 1000u) << "default";
+  EXPECT_TRUE(v.preempt) << "default";
+  EXPECT_EQ(v.preempt_delay_ms, 0u) << "default";
+  EXPECT_FALSE(v.virtual_mac) << "default";
+  EXPECT_EQ(v.garp_count, 5u) << "default";
+  EXPECT_EQ(v.garp_interval_ms, 100u) << "default";
+  EXPECT_EQ(v.garp_refresh_ms, 0u) << "default";
+  EXPECT_EQ(v.track_port_penalty, 0u) << "default";
+  EXPECT_EQ(v.track_backends_penalty, 0u) << "default";
+  EXPECT_FALSE(c.sync.has_value());
+}
+
+TEST(ConfigHa, EveryVrrpKeyAndSyncAreRead) {
+  lb::Config c = lb::parse_config(with_tail(R"([vrrp]
+vrid = 7
+priority = 255
+advert_interval_ms = 100
+preempt = false
+preempt_delay_ms = 5000
+port = "back"
+virtual_mac = true
+garp_count = 3
+garp_interval_ms = 50
+garp_refresh_ms = 60000
+track_port_penalty = 30
+track_backends_penalty = 60
+
+[sync]
+port = "back"
+peer = "192.0.2.2"
+udp_port = 9000
+)"),
+                                  "test.toml");
+  ASSERT_TRUE(c.vrrp.has_value());
+  const lb::HaVrrpConfig& v = *c.vrrp;
+  EXPECT_EQ(v.vrid, 7);
+  EXPECT_EQ(v.priority, 255);
+  EXPECT_EQ(v.advert_interval_ms, 100u);
+  EXPECT_FALSE(v.preempt);
+  EXPECT_EQ(v.preempt_delay_ms, 5000u);
+  EXPECT_EQ(v.port, "back");
+  EXPECT_TRUE(v.virtual_mac);
+  EXPECT_EQ(v.garp_count, 3u);
+  EXPECT_EQ(v.garp_interval_ms, 50u);
+  EXPECT_EQ(v.garp_refresh_ms, 60000u);
+  EXPECT_EQ(v.track_port_penalty, 30u);
+  EXPECT_EQ(v.track_backends_penalty, 60u);
+  ASSERT_TRUE(c.sync.has_value());
+  EXPECT_EQ(c.sync->port, "back");
+  EXPECT_EQ(c.sync->peer.str(), "192.0.2.2");
+  EXPECT_EQ(c.sync->udp_port, 9000);
+}
+
+TEST(ConfigHa, SyncUdpPortDefaultsTo8848) {
+  lb::Config c = lb::parse_config(
+      with_tail("[vrrp]\nport = \"front\"\n\n[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\n"), "test.toml");
+  ASSERT_TRUE(c.sync.has_value());
+  EXPECT_EQ(c.sync->udp_port, 8848);
+}
+
+struct HaBadCase {
+  const char* name;
+  const char* tail;  // appended to kValid
+  int tail_line;     // the line of the tail the error must name (1 = the tail's first line)
+  const char* key;
+};
+
+const HaBadCase kBadHa[] = {
+    {"VridZero", "[vrrp]\nport = \"front\"\nvrid = 0\n", 3, "vrrp.vrid"},
+    {"Vrid256", "[vrrp]\nport = \"front\"\nvrid = 256\n", 3, "vrrp.vrid"},
+    {"PriorityZero", "[vrrp]\nport = \"front\"\npriority = 0\n", 3, "vrrp.priority"},
+    {"Priority256", "[vrrp]\nport = \"front\"\npriority = 256\n", 3, "vrrp.priority"},
+    {"AdvertIntervalNotAMultipleOfTen", "[vrrp]\nport = \"front\"\nadvert_interval_ms = 105\n", 3, "vrrp.advert_interval_ms"},
+    {"AdvertIntervalBelowTen", "[vrrp]\nport = \"front\"\nadvert_interval_ms = 0\n", 3, "vrrp.advert_interval_ms"},
+    {"AdvertIntervalAbove40950", "[vrrp]\nport = \"front\"\nadvert_interval_ms = 40960\n", 3, "vrrp.advert_interval_ms"},
+    {"PreemptNotABool", "[vrrp]\nport = \"front\"\npreempt = \"yes\"\n", 3, "vrrp.preempt"},
+    {"VirtualMacNotABool", "[vrrp]\nport = \"front\"\nvirtual_mac = 1\n", 3, "vrrp.virtual_mac"},
+    {"VrrpUnknownPort", "[vrrp]\nvrid = 5\nport = \"frnt\"\n", 3, "vrrp.port"},
+    {"VrrpWithoutPort", "[vrrp]\nvrid = 5\n", 1, "vrrp.port"},
+    {"VrrpUnknownKey", "[vrrp]\nport = \"front\"\nadvert_int = 100\n", 3, "vrrp.advert_int"},
+    {"GarpIntervalZero", "[vrrp]\nport = \"front\"\ngarp_interval_ms = 0\n", 3, "vrrp.garp_interval_ms"},
+    {"TrackPenaltyAbove255", "[vrrp]\nport = \"front\"\ntrack_backends_penalty = 300\n", 3, "vrrp.track_backends_penalty"},
+    {"SyncWithoutVrrp", "[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\n", 1, "sync"},
+    {"SyncUnknownPort", "[vrrp]\nport = \"front\"\n[sync]\nport = \"sync\"\npeer = \"203.0.113.3\"\n", 4, "sync.port"},
+    {"SyncPeerOffTheSubnet", "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"192.0.2.3\"\n", 5, "sync.peer"},
+    {"SyncPeerIsOurOwnAddress", "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"203.0.113.2\"\n", 5, "sync.peer"},
+    {"SyncPeerNotAnAddress", "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"lb-b\"\n", 5, "sync.peer"},
+    {"SyncUdpPortZero", "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\nudp_port = 0\n", 6,
+     "sync.udp_port"},
+    {"SyncUnknownKey", "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\npeers = 1\n", 6,
+     "sync.peers"},
+};
+
+class ConfigHaRejects : public ::testing::TestWithParam<HaBadCase> {};
+
+TEST_P(ConfigHaRejects, WithFileLineAndKey) {
+  const HaBadCase& c = GetParam();
+  const std::string text = with_tail(c.tail);
+  const std::string want_where = "test.toml:" + std::to_string(kValidLines + c.tail_line) + ":";
+  try {
+    lb::parse_config(text, "test.toml");
+    FAIL() << "accepted; expected an error at " << want_where << " " << c.key << "\n" << text;
+  } catch (const lb::ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(want_where, 0), 0u) << "expected the message to start with: " << want_where
+                                           << "\n  actual message: " << msg;
+    EXPECT_NE(msg.find(std::string(" ") + c.key + ":"), std::string::npos)
+        << "expected the key: " << c.key << "\n  actual message: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ha, ConfigHaRejects, ::testing::ValuesIn(kBadHa),
+                         [](const ::testing::TestParamInfo<HaBadCase>& i) { return std::string(i.param.name); });
+
+TEST(ConfigHa, MoreThan255AdvertisedAddressesAreRejectedAtTheVrrpTable) {
+  std::string text = kOneArmHead;
+  for (int i = 0; i < 256; ++i)
+    text += "\n[[vips]]\naddress = \"10.0." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1) +
+            "\"\nport = 80\nprotocol = \"tcp\"\nmode = \"dsr-l3-tunnel\"\nbackends = [{ address = \"198.18.0.11\" }]\n";
+  text += "\n[vrrp]\nport = \"front\"\n";
+  const int vrrp_line = static_cast<int>(lines_of(text).size()) - 1;
+  try {
+    lb::parse_config(text, "test.toml");
+    FAIL() << "accepted 256 advertised addresses";
+  } catch (const lb::ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("test.toml:" + std::to_string(vrrp_line) + ": vrrp: ", 0), 0u) << msg;
+  }
+}
+
+TEST(ConfigHa, ASyncPortWhoseMtuCannotCarryAFullDatagramIsRejected) {
+  // kValid with "mtu = 1400" after the front port's address (line 13), and [vrrp] and [sync].
+  const std::string text = edited(13, 13, "address = \"203.0.113.2/24\"\nmtu = 1400") +
+                           "[vrrp]\nport = \"front\"\n[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\n";
+  const int sync_port_line = kValidLines + 1 + 4;
+  try {
+    lb::parse_config(text, "test.toml");
+    FAIL() << "accepted a sync port with MTU 1400";
+  } catch (const lb::ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("test.toml:" + std::to_string(sync_port_line) + ": sync.port: ", 0), 0u) << msg;
+  }
+}
+
+TEST(ConfigHa, ExampleHaConfigLoadsWithVrrpAndSyncOnTheFrontPort) {
+  const std::string path = LB_ENGINE_SOURCE_DIR "/examples/ha-proxy.toml";
+  lb::Config c;
+  try {
+    c = lb::load_config(path);
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  ASSERT_TRUE(c.vrrp.has_value());
+  EXPECT_EQ(c.vrrp->port, "front");
+  EXPECT_EQ(c.vrrp->vrid, 51);
+  ASSERT_TRUE(c.sync.has_value());
+  EXPECT_EQ(c.sync->port, "front");
+  EXPECT_EQ(c.sync->peer.str(), "203.0.113.3") << "lb-b in the lab's plan";
+  EXPECT_EQ(c.sync->udp_port, 8848);
+}
 
 }  // namespace

@@ -2,17 +2,21 @@
 // echo for the VIPs and its own addresses, load balances new flows to backends,
 // rewrites headers in place, and counts every frame it does not forward by reason.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lb/config/config.hpp"
 #include "lb/control/stats.hpp"
 #include "lb/flow/flow_table.hpp"
+#include "lb/ha/sync.hpp"
+#include "lb/ha/vrrp.hpp"
 #include "lb/io/packet_io.hpp"
 #include "lb/packet/parsed.hpp"
 #include "lb/sched/scheduler.hpp"
@@ -48,6 +52,45 @@ struct FlowInfo {
   uint32_t packets_in = 0, packets_out = 0;
 };
 
+// Connection sync counters (lb/ha/sync.hpp), as lbctl shows them.
+struct SyncCounters {
+  uint64_t datagrams_sent = 0, datagrams_received = 0;
+  uint64_t records_sent = 0, records_received = 0, records_applied = 0;
+  uint64_t send_failed = 0;          // records lost: the peer's MAC was not resolved yet
+  uint64_t lost = 0;                 // datagrams missing from the peer's sequence
+  uint64_t not_from_peer = 0;        // to our sync port, from another address
+  uint64_t bad_checksum = 0;         // UDP checksum wrong
+  uint64_t unknown_records = 0;      // record types of a later version, skipped
+  std::array<uint64_t, static_cast<size_t>(ha::SyncError::count_)> malformed{};  // by SyncError
+  uint64_t skipped_unknown_vip = 0, skipped_unknown_backend = 0, skipped_unknown_flow = 0;
+  uint64_t skipped_mismatch = 0;     // the VIP here differs (DSR or not, persistence)
+  uint64_t skipped_conflict = 0;     // a flow key could not be placed
+  uint64_t ignored_as_master = 0;    // table records that reached us while master
+  uint64_t ignored_as_backup = 0;    // dump requests that reached us while not master
+  uint64_t dump_requests_sent = 0, dump_requests_received = 0;
+  uint64_t dumps_sent = 0, dump_flows_sent = 0, dumps_received = 0;
+};
+
+// What `lbctl vrrp` shows (a snapshot taken on the data path).
+struct HaInfo {
+  bool vrrp = false;                 // [vrrp] configured; without it the rest is empty
+  ha::VrrpStatus status;
+  uint64_t now_ms = 0;               // the engine's clock when taken (status.changed_ms is on it)
+  std::string port;                  // the VRRP port
+  bool virtual_mac = false;
+  MacAddr vip_mac;                   // the MAC the VIPs are answered with on that port
+  std::vector<IpAddr> addresses;     // advertised: every VIP address and proxy IP
+  bool link_down = false, backends_down = false;  // tracked conditions in force
+  uint32_t track_port_penalty = 0, track_backends_penalty = 0;
+  uint64_t backup_drops = 0;         // Drop::vrrp_backup
+  bool sync = false;                 // [sync] configured
+  std::string sync_port;
+  IpAddr sync_peer;
+  uint16_t sync_udp_port = 0;
+  bool dump_wanted = false, dumping = false;
+  SyncCounters sync_counters;
+};
+
 class Engine {
  public:
   // `io` must outlive the engine and have one port per config.ports entry, in order.
@@ -61,10 +104,17 @@ class Engine {
 
   // Reads every port until all are empty or `budget` frames were handled.
   size_t drain(uint64_t now_ms, size_t budget = 256);
-  // Timers: expires flows, refreshes neighbours. Call every ~100 ms.
+  // Timers: health probes, VRRP tracking and timers, sync batches, flow expiry,
+  // neighbour refresh. Call every ~100 ms.
   void housekeeping(uint64_t now_ms);
-  // Runs the data path (poll, drain, housekeeping, control requests) until `stop`.
+  // Runs the data path (poll, drain, housekeeping, VRRP and sync timers, control
+  // requests) until `stop`. It does not leave VRRP: call shutdown() after it returns.
   void run(const std::atomic<bool>& stop);
+  // Leaves VRRP (lb_engine/src/ha/ha.cpp): a master first sends its pending sync records,
+  // then a priority-0 advertisement, so its backup takes over after Skew_Time instead of
+  // Master_Down_Interval. Afterwards the engine answers and forwards for no VIP. Nothing
+  // without [vrrp]. Call it on the data-path thread, or once run() returned.
+  void shutdown(uint64_t now_ms);
 
   // Runs `fn` on the data-path thread between batches and waits for it. For the control
   // plane: the data path owns the flow table and never waits on a lock.
@@ -72,6 +122,7 @@ class Engine {
   std::vector<FlowInfo> flows();  // via call_in_datapath when running
   std::vector<BackendInfo> backends();  // every backend of every VIP (removed ones while they hold flows)
   std::vector<VipInfo> vip_info();
+  HaInfo ha_info();  // VRRP state and sync counters
 
   // Runtime changes (lbctl), applied on the data path between batches. `vip` names one
   // VIP, or is empty for every VIP that has the backend (algorithm, min_active: every
@@ -169,7 +220,7 @@ class Engine {
   int find_vip(uint32_t addr, uint8_t proto, uint16_t port_net) const;
   bool is_vip_address(uint32_t addr) const;
   bool is_own_address(uint32_t addr) const;
-  void release_flow(uint32_t id);
+  void release_flow(uint32_t id, uint64_t now);
   void backend_flow_ended(const FlowEntry& e);  // the backend's live-flow counts
   void count_state(const FlowEntry& e, TcpState from, TcpState to);  // established/other per backend
   void sample_rtt(uint32_t id, Dir dir, const pkt::Parsed& p);
@@ -190,6 +241,27 @@ class Engine {
                           const std::function<void(size_t, size_t)>& fn);
   std::string for_vips(const std::string& vip, const std::function<void(size_t)>& fn);
   void run_control_requests();
+  // VRRP and connection sync (src/ha/ha.cpp).
+  void init_ha(uint64_t now);
+  void ha_perform(const ha::VrrpActions& acts, uint64_t now);
+  void ha_tick(uint64_t now);
+  void ha_track(uint64_t now);       // tracking penalties from link and backend states
+  uint64_t ha_next_due(uint64_t now) const;  // UINT64_MAX: nothing scheduled
+  bool ha_vrrp_frame(size_t port, pkt::Parsed& p, uint64_t now);  // consumed an advertisement
+  void send_vrrp_advert(uint8_t priority);
+  void send_garps();
+  const MacAddr& vip_mac(size_t port) const;  // the MAC ARP answers for a VIP carry
+  void sync_emit(const ha::SyncRecord& r, uint64_t now);
+  void sync_flush(uint64_t now);
+  void sync_tick(uint64_t now);
+  void sync_touched(uint32_t id, TcpState before, uint64_t now);  // after forward()'s touch
+  void sync_removed(uint32_t id, uint64_t now);  // before the flow leaves the table
+  void sync_persist(size_t vi, uint32_t masked, int bi, uint64_t now);
+  void sync_receive(pkt::Parsed& p, uint64_t now);
+  void sync_apply(const ha::SyncRecord& r, uint64_t now);
+  void sync_apply_flow(const ha::SyncRecord& r, uint64_t now);
+  ha::SyncRecord sync_flow_record(uint32_t id, uint64_t now) const;
+  int sync_backend(size_t vi, uint32_t addr, uint16_t port) const;  // -1: none
 
   Config cfg_;
   PacketIo& io_;
@@ -221,6 +293,39 @@ class Engine {
   int wake_fd_ = -1;  // eventfd: wakes the data path for control requests
   size_t cur_headroom_ = 0, cur_cap_ = 0;  // of the frame being handled
   uint16_t ipip_id_ = 1;
+
+  // VRRP and sync state (src/ha/ha.cpp). Without [vrrp], vrrp is empty and standby false.
+  struct Ha {
+    std::optional<ha::Vrrp> vrrp;
+    bool standby = false;            // answer and forward for no VIP (backup, or stopped)
+    bool master = false;             // as performed so far (adverts then carry the virtual MAC)
+    size_t port = 0;                 // the VRRP port
+    bool virtual_mac = false;
+    MacAddr vmac;                    // 00:00:5e:00:01:{vrid}
+    std::vector<uint32_t> garp_addrs;  // VIPs and PIPs on the VRRP port's subnet (network order)
+    bool link_down = false, backends_down = false;
+    uint16_t ip_id = 0;
+    std::vector<uint8_t> txbuf;      // adverts, GARPs and sync datagrams are built here
+    // Sync.
+    bool sync = false;
+    size_t sync_port = 0;
+    uint32_t sync_addr = 0, peer = 0;  // network order
+    uint16_t udp_port = 0;           // host order
+    ha::SyncWriter out;
+    uint64_t flush_at = UINT64_MAX;
+    uint32_t seq = 0;                // of the next datagram we send
+    bool peer_seq_known = false;
+    uint32_t peer_seq = 0;           // the last one received
+    std::vector<uint64_t> told;      // per flow id: the deadline the peer has (0 = not announced)
+    bool dump_wanted = false;        // backup: ask the master for its table
+    uint64_t dump_request_at = 0;
+    uint32_t nonce = 0;
+    bool dumping = false;            // master: streaming the table
+    uint32_t dump_cursor = 0;        // next flow id, then capacity + VIP index for persistence
+    uint32_t dump_persist_pos = 0;
+    uint32_t dump_nonce = 0, dump_flows = 0;
+    SyncCounters counters;
+  } ha_;
 };
 
 }  // namespace lb

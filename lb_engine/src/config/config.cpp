@@ -1,4 +1,5 @@
 #include "lb/config/config.hpp"
+#include "lb/ha/sync.hpp"
 #include "lb/hash.hpp"
 
 #include <fstream>
@@ -101,6 +102,22 @@ class Loader {
     if (*v < lo || *v > hi)
       fail(n, key, std::to_string(*v) + " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
     return *v;
+  }
+
+  bool boolean(const toml::node* n, const std::string& key) const {
+    if (auto v = n->value<bool>(); v && n->is_boolean()) return *v;
+    fail(n, key, "expected true or false");
+  }
+
+  // The index of the port named by the string at `n`.
+  size_t port_named(const Config& c, const toml::node* n, const std::string& key) const {
+    const std::string name = str(n, key);
+    std::string names;
+    for (size_t i = 0; i < c.ports.size(); ++i) {
+      if (c.ports[i].name == name) return i;
+      names += (names.empty() ? "" : ", ") + c.ports[i].name;
+    }
+    fail(n, key, "no port named '" + name + "' (ports: " + names + ")");
   }
 
   IpAddr ip(const toml::node* n, const std::string& key) const {
@@ -213,7 +230,7 @@ class Loader {
   Config load(const toml::table& root) {
     Config c;
     c.source = src_;
-    only_keys(root, "", {"engine", "timeouts", "ports", "routes", "vips"});
+    only_keys(root, "", {"engine", "timeouts", "ports", "routes", "vips", "vrrp", "sync"});
 
     if (auto* n = root.get("engine")) {
       auto& t = table(n, "engine");
@@ -385,7 +402,67 @@ class Loader {
       c.vips.push_back(std::move(v));
     }
     assign_dscp_codes(c, varr);
+    if (auto* n = root.get("vrrp")) c.vrrp = vrrp(c, n);
+    if (auto* n = root.get("sync")) {
+      if (!c.vrrp) fail(n, "sync", "needs a [vrrp] section: only the VRRP master sends its table, only a backup applies one");
+      c.sync = sync(c, n);
+    }
     return c;
+  }
+
+  HaVrrpConfig vrrp(const Config& c, const toml::node* n) const {
+    const std::string w = "vrrp";
+    auto& t = table(n, w);
+    only_keys(t, w, {"vrid", "priority", "advert_interval_ms", "preempt", "preempt_delay_ms", "port", "virtual_mac",
+                     "garp_count", "garp_interval_ms", "garp_refresh_ms", "track_port_penalty", "track_backends_penalty"});
+    HaVrrpConfig v;
+    auto u32 = [&](const char* k, uint32_t& out, int64_t lo, int64_t hi) {
+      if (auto* x = t.get(k)) out = static_cast<uint32_t>(integer(x, join(w, k), lo, hi));
+    };
+    if (auto* x = t.get("vrid")) v.vrid = static_cast<uint8_t>(integer(x, "vrrp.vrid", 1, 255));
+    if (auto* x = t.get("priority")) v.priority = static_cast<uint8_t>(integer(x, "vrrp.priority", 1, 255));
+    u32("advert_interval_ms", v.advert_interval_ms, 10, 40950);
+    if (v.advert_interval_ms % 10)
+      fail(t.get("advert_interval_ms"), "vrrp.advert_interval_ms",
+           std::to_string(v.advert_interval_ms) + " is not a multiple of 10 (VRRPv3 advertises in centiseconds)");
+    if (auto* x = t.get("preempt")) v.preempt = boolean(x, "vrrp.preempt");
+    u32("preempt_delay_ms", v.preempt_delay_ms, 0, 3600000);
+    v.port = c.ports[port_named(c, need(t, w, "port"), "vrrp.port")].name;
+    if (auto* x = t.get("virtual_mac")) v.virtual_mac = boolean(x, "vrrp.virtual_mac");
+    u32("garp_count", v.garp_count, 0, 100);
+    u32("garp_interval_ms", v.garp_interval_ms, 1, 60000);
+    u32("garp_refresh_ms", v.garp_refresh_ms, 0, 3600000);
+    u32("track_port_penalty", v.track_port_penalty, 0, 255);
+    u32("track_backends_penalty", v.track_backends_penalty, 0, 255);
+    // The advertisement lists every VIP address and proxy IP: at most 255.
+    std::set<uint32_t> addrs;
+    for (auto& vip : c.vips) {
+      addrs.insert(vip.address.v4_net());
+      if (vip.mode == Mode::proxy) addrs.insert(vip.proxy_ip.v4_net());
+    }
+    if (addrs.size() > 255)
+      fail(n, w, std::to_string(addrs.size()) + " VIP and proxy addresses: one VRRP advertisement lists at most 255");
+    return v;
+  }
+
+  HaSyncConfig sync(const Config& c, const toml::node* n) const {
+    const std::string w = "sync";
+    auto& t = table(n, w);
+    only_keys(t, w, {"port", "peer", "udp_port"});
+    HaSyncConfig s;
+    const PortConfig& p = c.ports[port_named(c, need(t, w, "port"), "sync.port")];
+    s.port = p.name;
+    auto* pn = need(t, w, "peer");
+    s.peer = ip(pn, "sync.peer");
+    if (!p.address.contains(s.peer))
+      fail(pn, "sync.peer", s.peer.str() + " is not on port '" + p.name + "''s subnet " + p.address.str() +
+                                 " (sync datagrams go to the peer directly)");
+    if (s.peer == p.address.addr) fail(pn, "sync.peer", s.peer.str() + " is port '" + p.name + "''s own address");
+    if (p.mtu < 20 + 8 + ha::kSyncMaxPayload)
+      fail(t.get("port"), "sync.port", "port '" + p.name + "' has MTU " + std::to_string(p.mtu) + ", below " +
+                                           std::to_string(20 + 8 + ha::kSyncMaxPayload) + ", the size of a full sync datagram");
+    if (auto* x = t.get("udp_port")) s.udp_port = static_cast<uint16_t>(integer(x, "sync.udp_port", 1, 65535));
+    return s;
   }
 
  private:

@@ -185,6 +185,103 @@ std::string render_backends(Engine& e, bool json) {
   return o.str();
 }
 
+std::string ip_or_none(uint32_t net_order) { return net_order ? IpAddr::v4(net_order).str() : "none"; }
+
+// `lbctl vrrp`: the VRRP instance's status, what it tracks, and the sync counters.
+std::string render_vrrp(Engine& e, bool json) {
+  const HaInfo h = e.ha_info();
+  std::ostringstream o;
+  if (!h.vrrp) {
+    if (json) return "{\"vrrp\":false}\n";
+    return "vrrp: not configured (no [vrrp] section: this engine serves its VIPs on its own)\n";
+  }
+  const ha::VrrpStatus& s = h.status;
+  const ha::VrrpCounters& c = s.counters;
+  const SyncCounters& y = h.sync_counters;
+  const uint64_t since = h.now_ms >= s.changed_ms ? h.now_ms - s.changed_ms : 0;
+  const size_t ndrops = static_cast<size_t>(ha::VrrpDrop::count_);
+  if (json) {
+    o << "{\"vrrp\":true,\"vrid\":" << int(s.vrid) << ",\"port\":\"" << json_escape(h.port) << "\",\"state\":\""
+      << to_string(s.state) << "\",\"priority\":" << int(s.priority) << ",\"effective_priority\":"
+      << int(s.effective_priority) << ",\"penalty\":" << s.penalty << ",\"master_ip\":\"" << ip_or_none(s.master_ip)
+      << "\",\"master_priority\":" << int(s.master_priority) << ",\"advert_interval_ms\":" << s.adver_int_ms
+      << ",\"master_advert_interval_ms\":" << s.master_adver_int_ms << ",\"skew_ms\":" << s.skew_ms
+      << ",\"master_down_interval_ms\":" << s.master_down_int_ms << ",\"last_change\":{\"reason\":\""
+      << to_string(s.reason) << "\",\"ago_ms\":" << since << "},\"virtual_mac\":" << (h.virtual_mac ? "true" : "false")
+      << ",\"vip_mac\":\"" << h.vip_mac.str() << "\",\"addresses\":[";
+    for (size_t i = 0; i < h.addresses.size(); ++i) o << (i ? "," : "") << "\"" << h.addresses[i].str() << "\"";
+    o << "],\"tracking\":{\"link_down\":" << (h.link_down ? "true" : "false") << ",\"port_penalty\":"
+      << h.track_port_penalty << ",\"backends_down\":" << (h.backends_down ? "true" : "false")
+      << ",\"backends_penalty\":" << h.track_backends_penalty << "},\"counters\":{\"adverts_sent\":" << c.adverts_sent
+      << ",\"adverts_received\":" << c.adverts_received << ",\"priority_zero_sent\":" << c.priority_zero_sent
+      << ",\"priority_zero_received\":" << c.priority_zero_received << ",\"garp_rounds\":" << c.garp_rounds
+      << ",\"address_mismatch_seen\":" << c.address_mismatch_seen << ",\"to_master\":" << c.to_master
+      << ",\"to_backup\":" << c.to_backup << ",\"to_initialize\":" << c.to_initialize
+      << ",\"backup_drops\":" << h.backup_drops << "},\"drops\":{";
+    for (size_t d = 1; d < ndrops; ++d)
+      o << (d > 1 ? "," : "") << "\"" << to_string(static_cast<ha::VrrpDrop>(d)) << "\":" << c.drops[d];
+    o << "},\"sync\":";
+    if (!h.sync) {
+      o << "null}\n";
+      return o.str();
+    }
+    o << "{\"port\":\"" << json_escape(h.sync_port) << "\",\"peer\":\"" << h.sync_peer.str() << "\",\"udp_port\":"
+      << h.sync_udp_port << ",\"dump_wanted\":" << (h.dump_wanted ? "true" : "false") << ",\"dumping\":"
+      << (h.dumping ? "true" : "false") << ",\"datagrams_sent\":" << y.datagrams_sent << ",\"datagrams_received\":"
+      << y.datagrams_received << ",\"records_sent\":" << y.records_sent << ",\"records_received\":" << y.records_received
+      << ",\"records_applied\":" << y.records_applied << ",\"send_failed\":" << y.send_failed << ",\"lost\":" << y.lost
+      << ",\"not_from_peer\":" << y.not_from_peer << ",\"bad_checksum\":" << y.bad_checksum
+      << ",\"unknown_records\":" << y.unknown_records << ",\"malformed\":{";
+    for (size_t m = 1; m < y.malformed.size(); ++m)
+      o << (m > 1 ? "," : "") << "\"" << to_string(static_cast<ha::SyncError>(m)) << "\":" << y.malformed[m];
+    o << "},\"skipped\":{\"unknown_vip\":" << y.skipped_unknown_vip << ",\"unknown_backend\":"
+      << y.skipped_unknown_backend << ",\"unknown_flow\":" << y.skipped_unknown_flow << ",\"mismatch\":"
+      << y.skipped_mismatch << ",\"conflict\":" << y.skipped_conflict << "},\"ignored_as_master\":"
+      << y.ignored_as_master << ",\"ignored_as_backup\":" << y.ignored_as_backup << ",\"dump_requests_sent\":"
+      << y.dump_requests_sent << ",\"dump_requests_received\":" << y.dump_requests_received
+      << ",\"dumps_sent\":" << y.dumps_sent << ",\"dump_flows_sent\":" << y.dump_flows_sent
+      << ",\"dumps_received\":" << y.dumps_received << "}}\n";
+    return o.str();
+  }
+  o << "vrrp " << int(s.vrid) << " on " << h.port << ": " << to_string(s.state) << " for " << since / 1000.0 << " s ("
+    << to_string(s.reason) << ")\n";
+  o << "  priority " << int(s.priority) << ", effective " << int(s.effective_priority) << " (penalty " << s.penalty
+    << "); master " << ip_or_none(s.master_ip) << " priority " << int(s.master_priority) << "\n";
+  o << "  advert interval " << s.adver_int_ms << " ms (master's " << s.master_adver_int_ms << " ms), skew " << s.skew_ms
+    << " ms, master down " << s.master_down_int_ms << " ms\n";
+  o << "  answers for";
+  for (const auto& a : h.addresses) o << " " << a.str();
+  o << " with " << h.vip_mac.str() << (h.virtual_mac ? " (virtual MAC)" : " (the port's MAC)") << "\n";
+  o << "  tracking: links " << (h.link_down ? "DOWN" : "up") << " (penalty " << h.track_port_penalty << "), backends "
+    << (h.backends_down ? "ALL DOWN" : "some up") << " (penalty " << h.track_backends_penalty << ")\n";
+  o << "  adverts sent " << c.adverts_sent << ", received " << c.adverts_received << "; priority 0 sent "
+    << c.priority_zero_sent << ", received " << c.priority_zero_received << "; GARP rounds " << c.garp_rounds
+    << "; address mismatches " << c.address_mismatch_seen << "\n";
+  o << "  became master " << c.to_master << ", backup " << c.to_backup << ", stopped " << c.to_initialize
+    << "; frames not served as backup " << h.backup_drops << "\n";
+  std::string drops;
+  for (size_t d = 1; d < ndrops; ++d)
+    if (c.drops[d]) drops += " " + std::string(to_string(static_cast<ha::VrrpDrop>(d))) + " " + std::to_string(c.drops[d]);
+  o << "  adverts dropped:" << (drops.empty() ? " none" : drops) << "\n";
+  if (!h.sync) return o.str() + "sync: not configured\n";
+  o << "sync with " << h.sync_peer.str() << ":" << h.sync_udp_port << " on " << h.sync_port
+    << (h.dump_wanted ? " (waiting for the master's table)" : "") << (h.dumping ? " (sending the table)" : "") << "\n";
+  o << "  datagrams sent " << y.datagrams_sent << ", received " << y.datagrams_received << " (lost " << y.lost
+    << "); records sent " << y.records_sent << " (send failed " << y.send_failed << "), received " << y.records_received
+    << ", applied " << y.records_applied << "\n";
+  o << "  skipped: unknown VIP " << y.skipped_unknown_vip << ", unknown backend " << y.skipped_unknown_backend
+    << ", unknown flow " << y.skipped_unknown_flow << ", mismatch " << y.skipped_mismatch << ", conflict "
+    << y.skipped_conflict << "; ignored as master " << y.ignored_as_master << ", as backup " << y.ignored_as_backup << "\n";
+  std::string bad;
+  for (size_t m = 1; m < y.malformed.size(); ++m)
+    if (y.malformed[m]) bad += " " + std::string(to_string(static_cast<ha::SyncError>(m))) + " " + std::to_string(y.malformed[m]);
+  o << "  rejected: not from the peer " << y.not_from_peer << ", bad checksum " << y.bad_checksum << ", malformed:"
+    << (bad.empty() ? " none" : bad) << ", unknown record types " << y.unknown_records << "\n";
+  o << "  dumps: requested " << y.dump_requests_sent << ", received " << y.dumps_received << "; requests answered "
+    << y.dump_requests_received << ", sent " << y.dumps_sent << " (" << y.dump_flows_sent << " flows)\n";
+  return o.str();
+}
+
 // "ip:port" -> address and port; false when it is not one.
 bool parse_backend(const std::string& s, IpAddr& addr, uint16_t& port) {
   const auto colon = s.rfind(':');
@@ -209,7 +306,7 @@ bool parse_uint(const std::string& s, uint64_t max, uint32_t& out) {
 }
 
 constexpr const char* kUsage =
-    "stats [json] | flows [json] | backends [json] | weight BACKEND W [--vip NAME] | drain BACKEND [--vip NAME] | "
+    "stats [json] | flows [json] | backends [json] | vrrp [json] | weight BACKEND W [--vip NAME] | drain BACKEND [--vip NAME] | "
     "add BACKEND [--weight W] [--group G] [--vip NAME] | remove BACKEND [--vip NAME] | group BACKEND G [--vip NAME] | "
     "min-active N [--vip NAME] | algo NAME [--vip NAME]   (BACKEND: ip:port)";
 
@@ -245,10 +342,11 @@ std::string handle_admin_command(Engine& engine, const std::string& line) {
     return "";
   };
   const bool wants_json = pos.size() == 1 && pos[0] == "json";
-  if (cmd == "stats" || cmd == "flows" || cmd == "backends") {
+  if (cmd == "stats" || cmd == "flows" || cmd == "backends" || cmd == "vrrp") {
     if (!pos.empty() && !wants_json) return "error: unknown argument '" + pos[0] + "' (expected json)\n";
     if (cmd == "stats") return render_stats(engine, wants_json);
     if (cmd == "flows") return render_flows(engine.flows(), wants_json);
+    if (cmd == "vrrp") return render_vrrp(engine, wants_json);
     return render_backends(engine, wants_json);
   }
   IpAddr addr;

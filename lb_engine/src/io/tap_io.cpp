@@ -4,6 +4,7 @@
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,8 +54,10 @@ class NetnsGuard {
   int self_ = -1;
 };
 
-int open_tap(const TapIo::PortSpec& spec, bool tso) {
+// Opens the TAP, and a datagram socket in the same namespace (for its link flags).
+int open_tap(const TapIo::PortSpec& spec, bool tso, int& ctl_fd) {
   NetnsGuard in_ns(spec.netns);
+  ctl_fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // -1: link state unknown, taken as up
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(std::string("/dev/net/tun: ") + std::strerror(errno) + " (is the tun module there, are we root?)");
   struct ifreq ifr {};
@@ -82,15 +85,37 @@ int open_tap(const TapIo::PortSpec& spec, bool tso) {
 
 TapIo::TapIo(const std::vector<PortSpec>& ports, bool tso) {
   try {
-    for (auto& p : ports) fds_.push_back(open_tap(p, tso));
+    for (auto& p : ports) {
+      int ctl = -1;
+      try {
+        fds_.push_back(open_tap(p, tso, ctl));
+      } catch (...) {
+        if (ctl >= 0) ::close(ctl);
+        throw;
+      }
+      ctl_fds_.push_back(ctl);
+      names_.push_back(p.tap);
+    }
   } catch (...) {
     for (int fd : fds_) ::close(fd);
+    for (int fd : ctl_fds_)
+      if (fd >= 0) ::close(fd);
     throw;
   }
 }
 
 TapIo::~TapIo() {
   for (int fd : fds_) ::close(fd);
+  for (int fd : ctl_fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+bool TapIo::link_up(size_t port) const {
+  if (ctl_fds_[port] < 0) return true;
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, names_[port].c_str(), IFNAMSIZ - 1);
+  if (::ioctl(ctl_fds_[port], SIOCGIFFLAGS, &ifr) != 0) return true;  // cannot tell
+  return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
 }
 
 long TapIo::recv(size_t port, uint8_t* buf, size_t cap) {

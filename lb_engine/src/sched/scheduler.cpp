@@ -386,7 +386,7 @@ int PersistTable::lookup(uint32_t masked_src, uint64_t now_ms) {
   return recs_[i].backend;
 }
 
-void PersistTable::record(uint32_t masked_src, int backend, uint64_t now_ms) {
+void PersistTable::record_until(uint32_t masked_src, int backend, uint64_t expires_ms) {
   if (backend < 0) return;
   uint32_t i = find(masked_src);
   if (i == kNil) {
@@ -405,7 +405,7 @@ void PersistTable::record(uint32_t masked_src, int backend, uint64_t now_ms) {
     unlink(i);
   }
   recs_[i].backend = backend;
-  recs_[i].expires_ms = now_ms + timeout_ms_;
+  recs_[i].expires_ms = expires_ms;
   push_front(i);
 }
 

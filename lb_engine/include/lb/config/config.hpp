@@ -95,6 +95,35 @@ struct TimeoutConfig {  // seconds of idleness allowed per state
   uint32_t udp = 60;
 };
 
+// [vrrp]: two engines share the VIPs with VRRPv3 (RFC 5798) on one port. The engine
+// that is master answers ARP for every VIP and proxy IP and forwards; a backup answers
+// for none of them and forwards nothing (it still checks its backends). Absent: the
+// engine serves on its own, always.
+struct HaVrrpConfig {
+  uint8_t vrid = 1;                  // 1..255
+  uint8_t priority = 100;            // 1..255 (255: the address owner, master at once)
+  uint32_t advert_interval_ms = 1000;  // 10..40950, a multiple of 10
+  bool preempt = true;
+  uint32_t preempt_delay_ms = 0;     // no preemption this long after start
+  std::string port;                  // the port the VIPs live on (a PortConfig name)
+  bool virtual_mac = false;          // answer for the VIPs with 00:00:5e:00:01:{vrid}
+  uint32_t garp_count = 5;           // gratuitous ARP rounds on becoming master
+  uint32_t garp_interval_ms = 100;   // between two rounds
+  uint32_t garp_refresh_ms = 0;      // as master, one more round this often (0 = never)
+  // Tracking: the effective priority is lowered by the sum of the penalties that apply.
+  uint32_t track_port_penalty = 0;      // while a data port's link is down
+  uint32_t track_backends_penalty = 0;  // while no backend of any VIP is up
+};
+
+// [sync]: the master sends its connection table to the peer as UDP datagrams it builds
+// itself (lb/ha/sync.hpp), from its address on `port` to peer:udp_port; a backup
+// applies what its peer sends, so it has the flows when it becomes master.
+struct HaSyncConfig {
+  std::string port;       // a PortConfig name
+  IpAddr peer;            // the other engine's address on that port
+  uint16_t udp_port = 8848;
+};
+
 struct Config {
   std::string source;                // the file it came from
   std::string name = "lbd";
@@ -104,6 +133,8 @@ struct Config {
   std::vector<PortConfig> ports;
   std::vector<RouteConfig> routes;
   std::vector<VipConfig> vips;
+  std::optional<HaVrrpConfig> vrrp;  // absent: standalone
+  std::optional<HaSyncConfig> sync;  // needs vrrp
 };
 
 // A config that cannot be used. what() is one line: "FILE:LINE: KEY: problem".

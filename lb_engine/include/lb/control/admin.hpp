@@ -4,6 +4,8 @@
 //   flows [json]      the connection table
 //   backends [json]   per VIP its algorithm; per backend weight, group, state, live
 //                     flows (established / other), flows total, RTT score and parts
+//   vrrp [json]       VRRP state, priorities, master, timers, last change, counters,
+//                     drops by reason, tracking; connection sync counters
 //   weight BACKEND W [--vip NAME]     drain BACKEND [--vip NAME]
 //   add BACKEND [--weight W] [--group G] [--vip NAME]     remove BACKEND [--vip NAME]
 //   group BACKEND G [--vip NAME]      min-active N [--vip NAME]     algo NAME [--vip NAME]

@@ -31,6 +31,7 @@ enum class Drop : uint8_t {
   tunnel_too_big,      // would exceed the MTU once encapsulated (DF packets get ICMP frag-needed)
   tunnel_gso,          // a GSO super-frame for a tunnel VIP (TSO should be off on such engines)
   backend_down,        // a packet of a flow whose backend is down, on a VIP that resets such flows
+  vrrp_backup,         // VRRP backup: ARP for a VIP, or traffic it would forward (the master serves it)
   tx_error,
   count_
 };

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ class PacketIo {
   virtual bool send(size_t port, const uint8_t* buf, size_t len) = 0;
   // A file descriptor that becomes readable when `port` has frames, or -1.
   virtual int poll_fd(size_t port) const { return -1; }
+  // Whether `port`'s link is up; true when this I/O cannot tell. Not for the packet path
+  // (a TAP answers with a system call).
+  virtual bool link_up(size_t port) const { return true; }
 };
 
 // TAP devices opened with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, offloads enabled.
@@ -38,9 +42,15 @@ class TapIo : public PacketIo {
   long recv(size_t port, uint8_t* buf, size_t cap) override;
   bool send(size_t port, const uint8_t* buf, size_t len) override;
   int poll_fd(size_t port) const override { return fds_[port]; }
+  // The TAP device is administratively up and has its carrier (IFF_UP and IFF_RUNNING,
+  // asked through a socket in the TAP's namespace): `ip link set TAP down` takes it
+  // down. What lies beyond it (the bridge, the far side) is not seen.
+  bool link_up(size_t port) const override;
 
  private:
   std::vector<int> fds_;
+  std::vector<int> ctl_fds_;        // datagram sockets in each TAP's namespace, for SIOCGIFFLAGS
+  std::vector<std::string> names_;
 };
 
 // In-memory ports for tests: inject() queues frames to be received, sent() holds output.
@@ -52,9 +62,12 @@ class MemIo : public PacketIo {
   bool send(size_t port, const uint8_t* buf, size_t len) override;
   void inject(size_t port, std::vector<uint8_t> frame) { rx_[port].push_back(std::move(frame)); }
   std::deque<std::vector<uint8_t>>& sent(size_t port) { return tx_[port]; }
+  bool link_up(size_t port) const override { return !down_.count(port); }
+  void set_link_up(size_t port, bool up) { up ? (void)down_.erase(port) : (void)down_.insert(port); }
 
  private:
   std::vector<std::deque<std::vector<uint8_t>>> rx_, tx_;
+  std::set<size_t> down_;
 };
 
 }  // namespace lb

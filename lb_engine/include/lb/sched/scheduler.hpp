@@ -129,7 +129,17 @@ class PersistTable {
   // The backend recorded for this masked source (network order), or -1 (none, or expired).
   int lookup(uint32_t masked_src, uint64_t now_ms);
   // Records or refreshes masked_src -> backend; expires at now + timeout.
-  void record(uint32_t masked_src, int backend, uint64_t now_ms);
+  void record(uint32_t masked_src, int backend, uint64_t now_ms) { record_until(masked_src, backend, now_ms + timeout_ms_); }
+  // The same with an explicit deadline (a record taken over from a sync peer).
+  void record_until(uint32_t masked_src, int backend, uint64_t expires_ms);
+  // Record i (0 <= i < size()), in no particular order; records move when one is erased.
+  struct Entry {
+    uint32_t src = 0;  // masked source, network order
+    int backend = -1;
+    uint64_t expires_ms = 0;
+  };
+  Entry entry(uint32_t i) const { return Entry{recs_[i].src, recs_[i].backend, recs_[i].expires_ms}; }
+  uint32_t timeout_ms() const { return timeout_ms_; }
   // Drops every record pointing at backend (it was removed).
   void forget_backend(int backend);
   uint32_t size() const;
