@@ -105,4 +105,13 @@ std::string errno_text(int err) {
   return std::string(strerror_r(err, buf, sizeof buf));
 }
 
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 }  // namespace lab::srv

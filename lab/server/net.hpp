@@ -1,6 +1,7 @@
 // Small socket helpers shared by lab_server and lab_client.
 #pragma once
 
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -65,5 +66,9 @@ std::int64_t now_ms();
 
 // strerror_r as a std::string.
 std::string errno_text(int err);
+
+// SIGTERM, SIGINT and SIGHUP: the signals that stop lab_server and lab_client's
+// long-running subcommands (which block them and wait for them).
+sigset_t stop_signal_set();
 
 }  // namespace lab::srv

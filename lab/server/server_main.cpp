@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "net.hpp"
 #include "server.hpp"
 
 namespace {
@@ -67,11 +68,7 @@ int run_server(const Options& opt) {
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
   // Block the stop signals in every thread; this thread collects them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
+  const sigset_t stop_signals = lab::srv::stop_signal_set();
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   lab::srv::Server server(config);

@@ -201,12 +201,31 @@ TEST(HealthJudge, LateDetectionOrRecoveryFailsItsCheck) {
     FaultCase c = good_kill_case();
     c.restore_ms = kT0 + 3500;
     c.changes[6].at_ms = c.fault_ms + 2551;  // web down seen one ms over the limit
+    c.changes[6].engine_ms = c.fault_ms + 2551;  // and changed over it by the engine too
     set_times_from_changes(c);
     judge_fault_case(c);
     const HealthCheck* k = check_named(c, "web: server1 goes down");
     ASSERT_NE(k, nullptr);
     EXPECT_FALSE(k->ok);
     EXPECT_EQ(k->actual.rfind("seen down 2551 ms after the fault", 0), 0u) << k->actual;
+
+    // The engine's own change time, when known, is what is judged: seen late by the poll
+    // but changed in time passes; changed late fails.
+    FaultCase polled = good_kill_case();
+    polled.restore_ms = kT0 + 3500;
+    polled.changes[6].at_ms = polled.fault_ms + 2551;
+    polled.changes[6].engine_ms = polled.fault_ms + 2500;
+    set_times_from_changes(polled);
+    judge_fault_case(polled);
+    k = check_named(polled, "web: server1 goes down");
+    ASSERT_NE(k, nullptr);
+    EXPECT_TRUE(k->ok) << k->actual;
+    polled.changes[6].engine_ms = polled.fault_ms + 2551;
+    set_times_from_changes(polled);
+    judge_fault_case(polled);
+    k = check_named(polled, "web: server1 goes down");
+    ASSERT_NE(k, nullptr);
+    EXPECT_FALSE(k->ok) << k->actual;
 
     FaultCase never = good_kill_case();
     never.changes.erase(never.changes.begin() + 8);  // no web up

@@ -5,8 +5,6 @@
 // these as established flows for as long as they are held.
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 
 #include "commands.hpp"
 #include "http_get.hpp"
+#include "stop_signals.hpp"
 
 namespace lab::client {
 namespace {
@@ -72,35 +71,17 @@ void setup_hold(CLI::App& app) {
 }
 
 int run_hold(const HoldOptions& opt) {
-  std::string why;
-  const auto url = parse_http_url(opt.url, &why);
-  if (!url) {
-    std::fprintf(stderr, "lab_client hold: %s: %s\n", opt.url.c_str(), why.c_str());
-    return 2;
-  }
-  const auto to = resolve(*url, &why);
-  if (!to) {
-    std::fprintf(stderr, "lab_client hold: %s\n", why.c_str());
-    return 2;
-  }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  lab::srv::Fd sigfd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) {
-    std::fprintf(stderr, "lab_client hold: signalfd: %s\n", lab::srv::errno_text(errno).c_str());
-    return 2;
-  }
+  const auto target = target_or_complain("hold", opt.url);
+  if (!target) return 2;
+  const lab::srv::Fd sigfd = stop_signals_fd("hold");
+  if (!sigfd) return 2;
 
   std::vector<Held> held;
   std::map<std::string, int> counts;
   int failures = 0;
   bool stopped = false;
   for (int i = 1; i <= opt.count && !stopped; ++i) {
-    Exchange ex = get_once(*to, *url, true, opt.timeout_ms, sigfd.get());
+    Exchange ex = get_once(target->to, target->url, true, opt.timeout_ms, sigfd.get());
     if (!ex.ok()) {
       ++failures;
       std::fprintf(stderr, "lab_client hold: connection %d: %s\n", i, ex.error.c_str());

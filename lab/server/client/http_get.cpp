@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -243,6 +244,21 @@ std::optional<lab::srv::Endpoint> resolve(const HttpUrl& url, std::string* why) 
   if (ep.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&ep.addr)->sin_port = htons(url.port);
   if (ep.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&ep.addr)->sin6_port = htons(url.port);
   return ep;
+}
+
+std::optional<Target> target_or_complain(const char* command, const std::string& url) {
+  std::string why;
+  auto parsed = parse_http_url(url, &why);
+  if (!parsed) {
+    std::fprintf(stderr, "lab_client %s: %s: %s\n", command, url.c_str(), why.c_str());
+    return std::nullopt;
+  }
+  auto to = resolve(*parsed, &why);
+  if (!to) {
+    std::fprintf(stderr, "lab_client %s: %s\n", command, why.c_str());
+    return std::nullopt;
+  }
+  return Target{std::move(*parsed), *to};
 }
 
 Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_alive, int timeout_ms,

@@ -1,7 +1,8 @@
-// The HTTP side of lab_client's http-many and hold: parsing a URL, building a GET,
-// reading a response head, naming the server from the body of GET /, and the
-// `serverN COUNT` summary. Pure functions (unit-tested without a network), plus one
-// blocking exchange over a socket with a deadline.
+// The HTTP side of lab_client's http-many, http-timeline and hold: parsing a URL,
+// building a GET, reading a response head, naming the server from the body of GET /,
+// and the `serverN COUNT` summary. Pure functions (unit-tested without a network),
+// plus one blocking exchange over a socket with a deadline and the resolving of a
+// subcommand's URL argument.
 #pragma once
 
 #include <cstdint>
@@ -71,5 +72,16 @@ Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_al
 
 // Resolves url.host (numeric, or through getaddrinfo) to an endpoint with url.port.
 std::optional<lab::srv::Endpoint> resolve(const HttpUrl& url, std::string* why);
+
+// A subcommand's URL argument, parsed and resolved.
+struct Target {
+  HttpUrl url;
+  lab::srv::Endpoint to;
+};
+
+// parse_http_url, then resolve. On failure prints one line to stderr,
+// `lab_client COMMAND: URL: WHY` (does not parse) or `lab_client COMMAND: WHY` (does
+// not resolve), and returns nullopt; the caller exits with 2.
+std::optional<Target> target_or_complain(const char* command, const std::string& url);
 
 }  // namespace lab::client

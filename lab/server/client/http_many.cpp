@@ -34,21 +34,12 @@ void setup_http_many(CLI::App& app) {
 }
 
 int run_http_many(const HttpManyOptions& opt) {
-  std::string why;
-  const auto url = parse_http_url(opt.url, &why);
-  if (!url) {
-    std::fprintf(stderr, "lab_client http-many: %s: %s\n", opt.url.c_str(), why.c_str());
-    return 2;
-  }
-  const auto to = resolve(*url, &why);
-  if (!to) {
-    std::fprintf(stderr, "lab_client http-many: %s\n", why.c_str());
-    return 2;
-  }
+  const auto target = target_or_complain("http-many", opt.url);
+  if (!target) return 2;
   std::map<std::string, int> counts;
   int failures = 0;
   for (int i = 1; i <= opt.count; ++i) {
-    const Exchange ex = get_once(*to, *url, false, opt.timeout_ms);
+    const Exchange ex = get_once(target->to, target->url, false, opt.timeout_ms);
     if (ex.ok()) {
       ++counts[ex.server];
       continue;

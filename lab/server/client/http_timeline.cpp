@@ -4,10 +4,7 @@
 // out a connect timeout does not delay the next), for S seconds or until SIGTERM,
 // SIGINT or SIGHUP; then the requests in flight are finished. One line per request as
 // it ends (timeline.hpp), then the `NAME COUNT` lines and `failures N`.
-#include <errno.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +18,7 @@
 
 #include "commands.hpp"
 #include "http_get.hpp"
+#include "stop_signals.hpp"
 #include "timeline.hpp"
 
 namespace lab::client {
@@ -82,29 +80,11 @@ void setup_http_timeline(CLI::App& app) {
 }
 
 int run_http_timeline(const HttpTimelineOptions& opt) {
-  std::string why;
-  const auto url = parse_http_url(opt.url, &why);
-  if (!url) {
-    std::fprintf(stderr, "lab_client http-timeline: %s: %s\n", opt.url.c_str(), why.c_str());
-    return 2;
-  }
-  const auto to = resolve(*url, &why);
-  if (!to) {
-    std::fprintf(stderr, "lab_client http-timeline: %s\n", why.c_str());
-    return 2;
-  }
-  // Blocked here, so the request threads inherit the mask and only the signalfd sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  lab::srv::Fd sigfd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) {
-    std::fprintf(stderr, "lab_client http-timeline: signalfd: %s\n", lab::srv::errno_text(errno).c_str());
-    return 2;
-  }
+  const auto target = target_or_complain("http-timeline", opt.url);
+  if (!target) return 2;
+  // Before the request threads start: they inherit the mask.
+  const lab::srv::Fd sigfd = stop_signals_fd("http-timeline");
+  if (!sigfd) return 2;
 
   std::mutex mu;  // guards stdout, counts and failures
   std::map<std::string, int> counts;
@@ -129,7 +109,7 @@ int run_http_timeline(const HttpTimelineOptions& opt) {
                                 TimelineRecord r;
                                 r.index = index;
                                 r.start_ms = wall_ms();
-                                const Exchange ex = get_once(*to, *url, false, opt.timeout_ms, -1,
+                                const Exchange ex = get_once(target->to, target->url, false, opt.timeout_ms, -1,
                                                              opt.connect_timeout_ms);
                                 r.end_ms = wall_ms();
                                 r.ok = ex.ok();

@@ -61,7 +61,16 @@ CommandResult lbctl(const Paths& paths, const std::string& socket, const std::ve
     return run_command(lbctl_argv(paths, socket, args), timeout);
 }
 
-std::string unix_request(const fs::path& socket, const std::string& line, milliseconds timeout) {
+namespace {
+
+// How far a unix_exchange reads the answer.
+enum class ReadUntil { FirstNewline, Close };
+
+// Connects to `socket`, sends `line` and a newline, and reads the answer within
+// `timeout`: up to its first newline (the rest, if any, is returned too; a read error
+// ends the answer as closing does) or until the peer closes the connection (a read
+// error throws). Throws Error naming the socket.
+std::string unix_exchange(const fs::path& socket, const std::string& line, milliseconds timeout, ReadUntil until) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket.string().size() >= sizeof addr.sun_path) throw Error("socket path too long: " + socket.string());
@@ -84,23 +93,35 @@ std::string unix_request(const fs::path& socket, const std::string& line, millis
         if (n <= 0) throw Error("write to " + socket.string() + ": " + std::strerror(errno));
         sent += static_cast<size_t>(n);
     }
+    const bool to_close = until == ReadUntil::Close;
     std::string answer;
     auto deadline = steady_clock::now() + timeout;
-    char buf[4096];
-    while (answer.find('\n') == std::string::npos) {
+    // A whole answer (a table of backends as JSON) can be long; a first line is short.
+    char buf[65536];
+    const size_t want = to_close ? sizeof buf : 4096;
+    while (to_close || answer.find('\n') == std::string::npos) {
         check_interrupted();
         auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-        if (left <= 0) throw Error("no answer from " + socket.string() + " within " +
-                                   std::to_string(timeout.count()) + " ms");
+        if (left <= 0)
+            throw Error((to_close ? "no whole answer from " : "no answer from ") + socket.string() + " within " +
+                        std::to_string(timeout.count()) + " ms");
         pollfd p{fd, POLLIN, 0};
         int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 200)));
         if (rc < 0 && errno != EINTR) throw Error(std::string("poll: ") + std::strerror(errno));
         if (rc <= 0) continue;
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, want);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && to_close) throw Error("read from " + socket.string() + ": " + std::strerror(errno));
         if (n <= 0) break;
         answer.append(buf, static_cast<size_t>(n));
     }
+    return answer;
+}
+
+}  // namespace
+
+std::string unix_request(const fs::path& socket, const std::string& line, milliseconds timeout) {
+    std::string answer = unix_exchange(socket, line, timeout, ReadUntil::FirstNewline);
     auto nl = answer.find('\n');
     if (nl == std::string::npos && answer.empty())
         throw Error(socket.string() + " closed the connection without an answer");
@@ -135,48 +156,7 @@ void set_server_status(const Paths& paths, const std::string& lab, const std::st
 }
 
 std::string unix_request_all(const fs::path& socket, const std::string& line, milliseconds timeout) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (socket.string().size() >= sizeof addr.sun_path) throw Error("socket path too long: " + socket.string());
-    std::strcpy(addr.sun_path, socket.c_str());
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw Error(std::string("socket: ") + std::strerror(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        int e = errno;
-        throw Error("cannot connect to " + socket.string() + ": " + std::strerror(e) +
-                    (e == ENOENT || e == ECONNREFUSED ? " (is the program running?)" : ""));
-    }
-    std::string out = line + "\n";
-    for (size_t sent = 0; sent < out.size();) {
-        ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw Error("write to " + socket.string() + ": " + std::strerror(errno));
-        sent += static_cast<size_t>(n);
-    }
-    std::string answer;
-    auto deadline = steady_clock::now() + timeout;
-    char buf[65536];
-    while (true) {
-        check_interrupted();
-        auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-        if (left <= 0)
-            throw Error("no whole answer from " + socket.string() + " within " + std::to_string(timeout.count()) +
-                        " ms");
-        pollfd p{fd, POLLIN, 0};
-        int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 200)));
-        if (rc < 0 && errno != EINTR) throw Error(std::string("poll: ") + std::strerror(errno));
-        if (rc <= 0) continue;
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error("read from " + socket.string() + ": " + std::strerror(errno));
-        if (n == 0) break;
-        answer.append(buf, static_cast<size_t>(n));
-    }
-    return answer;
+    return unix_exchange(socket, line, timeout, ReadUntil::Close);
 }
 
 }  // namespace lab

@@ -1,11 +1,11 @@
 #include "lablib/report.hpp"
 
 #include "lablib/modes.hpp"
+#include "lablib/report_common.hpp"
 #include "lablib/sequence.hpp"
 #include "lablib/util.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -14,6 +14,7 @@ namespace lab {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace report_common;
 
 std::string html_escape(const std::string& s) {
     std::string o;
@@ -47,12 +48,6 @@ std::string xml_escape(const std::string& s) {
 }
 
 namespace {
-
-std::string fmt_seconds(double s) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f s", s);
-    return b;
-}
 
 json ip_json(const IpView& p) {
     json j;
@@ -261,42 +256,23 @@ json results_json(const RunResults& r) {
 std::string junit_xml(const RunResults& r) {
     std::ostringstream o;
     o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-    size_t tests = 0, failures = 0, skipped = 0;
+    JunitCounts total;
     for (const auto& m : r.modes) {
-        tests += std::max<size_t>(m.checks.size(), 1);
-        if (m.skipped()) skipped += std::max<size_t>(m.checks.size(), 1);
-        else failures += m.failed() + (m.checks.empty() && !m.error.empty() ? 1 : 0);
+        total.tests += std::max<size_t>(m.checks.size(), 1);
+        if (m.skipped()) total.skipped += std::max<size_t>(m.checks.size(), 1);
+        else total.failures += m.failed() + (m.checks.empty() && !m.error.empty() ? 1 : 0);
     }
-    if (r.algorithms) {
-        const AlgoRun& a = *r.algorithms;
-        size_t n = std::max<size_t>(a.cases.size(), 1);
-        tests += n;
-        if (a.skipped()) skipped += n;
-        else failures += a.cases.empty() ? (a.error.empty() ? 0 : 1) : a.failed();
-    }
-    if (r.health) {
-        for (const auto& m : r.health->modes) {
-            size_t n = std::max<size_t>(m.cases.size(), 1);
-            tests += n;
-            if (m.skipped()) skipped += n;
-            else failures += m.cases.empty() ? (m.error.empty() ? 0 : 1) : m.failed();
-        }
-    }
-    o << "<testsuites name=\"lblab\" tests=\"" << tests << "\" failures=\"" << failures
-      << "\" skipped=\"" << skipped << "\" time=\"" << r.seconds << "\">\n";
+    if (r.algorithms) total += junit_counts(*r.algorithms);
+    if (r.health)
+        for (const auto& m : r.health->modes) total += junit_counts(m);
+    o << "<testsuites name=\"lblab\" tests=\"" << total.tests << "\" failures=\"" << total.failures
+      << "\" skipped=\"" << total.skipped << "\" time=\"" << r.seconds << "\">\n";
     for (const auto& m : r.modes) {
-        o << "  <testsuite name=\"" << xml_escape(m.mode) << "\" tests=\""
-          << std::max<size_t>(m.checks.size(), 1) << "\" failures=\"" << (m.skipped() ? 0 : m.failed())
-          << "\" skipped=\"" << (m.skipped() ? m.checks.size() : 0) << "\" time=\"" << m.seconds
-          << "\">\n";
-        if (m.checks.empty()) {
-            o << "    <testcase classname=\"" << xml_escape(m.mode) << "\" name=\"lab\">";
-            if (m.skipped())
-                o << "<skipped message=\"" << xml_escape(m.skip_reason) << "\"/>";
-            else if (!m.error.empty())
-                o << "<failure message=\"" << xml_escape(m.error) << "\"/>";
-            o << "</testcase>\n";
-        }
+        junit_testsuite(o, m.mode,
+                        {std::max<size_t>(m.checks.size(), 1), m.skipped() ? 0 : m.failed(),
+                         m.skipped() ? m.checks.size() : 0},
+                        m.seconds);
+        if (m.checks.empty()) junit_lab_testcase(o, m.mode, m);
         for (const auto& c : m.checks) {
             o << "    <testcase classname=\"" << xml_escape(m.mode + "." + c.scenario)
               << "\" name=\"" << xml_escape(c.name) << "\">";
@@ -427,47 +403,6 @@ std::string topology_svg(const Topology& t) {
 
 namespace {
 
-const char* kStyle = R"(
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1500px; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: 0.2em; margin-top: 2.2em; }
-h3 { margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.mono, .mono { font-family: monospace; }
-td.num { text-align: right; white-space: nowrap; }
-.pass { color: #0a6b0a; font-weight: bold; } .fail { color: #b00; font-weight: bold; }
-.skip { color: #a60; font-weight: bold; }
-tr.failrow { background: #fff0f0; }
-pre { background: #f7f7f7; border: 1px solid #ddd; padding: 6px; font-size: 12px; margin: 0.3em 0;
-      white-space: pre-wrap; word-break: break-all; max-width: 520px; }
-td pre { max-width: 420px; } td pre.cmd { min-width: 300px; } td pre.dump { max-width: 1200px; }
-.diff { color: #b00; } .small { font-size: 12px; color: #555; }
-.badge { display: inline-block; padding: 2px 10px; border-radius: 10px; color: white; font-weight: bold; font-size: 13px; }
-.badge.pass { background: #2a8a2a; color: white; } .badge.fail { background: #c33; color: white; }
-.badge.skip { background: #c80; color: white; }
-svg.topo, svg.seq { border: 1px solid #ddd; background: #fcfcfc; max-width: 100%; height: auto; }
-table.compare th.mode { min-width: 150px; } table.compare td { font-size: 12px; }
-table.compare td.yes { background: #eef7ee; } table.compare td.no { background: #fdf3e6; }
-td.cell-pass { background: #eef7ee; } td.cell-fail { background: #fde8e8; }
-table.hops td { font-family: monospace; font-size: 12px; white-space: nowrap; }
-table.hops td.inner { color: #5a2d80; }
-details { margin: 0.4em 0 1em; } summary { cursor: pointer; color: #235; }
-nav.modes a { margin-right: 1.2em; }
-.legend span { display: inline-block; margin-right: 1.5em; font-size: 12px; }
-)";
-
-}  // namespace
-
-std::string report_style() { return kStyle; }
-
-namespace {
-
-std::string badge(bool ok, bool skipped = false) {
-    if (skipped) return "<span class=\"badge skip\">SKIPPED</span>";
-    return ok ? "<span class=\"badge pass\">PASS</span>" : "<span class=\"badge fail\">FAIL</span>";
-}
-
 std::string mode_anchor(const ModeRun& m) { return "mode-" + m.mode; }
 
 // A short verdict for a mode: PASS, FAIL (n failed), SKIPPED.
@@ -589,7 +524,7 @@ void checks_table(std::ostringstream& o, const ModeRun& m) {
           << html_escape(c.description) << "</span></td><td>" << html_escape(c.scenario) << "</td><td>"
           << html_escape(c.hop) << "</td><td>" << to_string(c.kind) << "</td><td class=\"mono\">"
           << html_escape(c.points) << (c.selector.empty() ? "" : "<br>" + html_escape(c.selector)) << "</td><td>"
-          << (c.passed ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>") << "</td></tr>\n";
+          << pass_fail(c.passed) << "</td></tr>\n";
         if (!c.passed) {
             // The details get a full-width row of their own.
             o << "<tr class=\"failrow\"><td colspan=\"6\">";
@@ -648,8 +583,7 @@ void mode_section(std::ostringstream& o, const ModeRun& m) {
       << ", " << (m.checks.size() - m.failed()) << "/" << m.checks.size() << " checks passed";
     if (!m.teardown.empty()) o << "; teardown: " << html_escape(m.teardown);
     o << "</p>\n";
-    if (m.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(m.skip_reason) << "</p>\n";
-    if (!m.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(m.error) << "</pre>\n";
+    skip_and_error(o, m.skip_reason, m.error);
 
     if (m.topo) {
         o << "<h3>Topology</h3>\n" << topology_svg(*m.topo);
@@ -713,10 +647,7 @@ void mode_section(std::ostringstream& o, const ModeRun& m) {
 
 std::string html_report(const RunResults& r) {
     std::ostringstream o;
-    o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-         "<title>lblab: L4 load balancer modes compared</title>\n<style>"
-      << kStyle << "</style></head><body>\n";
-    o << "<h1>lblab: L4 load balancer modes compared " << badge(r.passed()) << "</h1>\n";
+    page_start(o, "lblab: L4 load balancer modes compared", "", badge(r.passed()));
     o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds) << "; ";
     if (r.modes.empty())
         o << "no forwarding mode ran in this run. ";

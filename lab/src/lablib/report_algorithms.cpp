@@ -2,6 +2,7 @@
 // JUnit testsuite, the summary on index.html, and the bar charts (our own SVG).
 #include "lablib/algorithms.hpp"
 #include "lablib/report.hpp"
+#include "lablib/report_common.hpp"
 #include "lablib/util.hpp"
 
 #include <algorithm>
@@ -12,14 +13,9 @@
 namespace lab {
 
 using nlohmann::json;
+using namespace report_common;
 
 namespace {
-
-std::string num(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f", v);
-    return b;
-}
 
 std::string ms_cell(double v) {
     if (v < 0) return "-";
@@ -34,17 +30,6 @@ std::string pct(int n, int total) {
     if (total <= 0) return "-";
     char b[16];
     std::snprintf(b, sizeof b, "%.0f %%", 100.0 * n / total);
-    return b;
-}
-
-std::string badge(bool ok, bool skipped = false) {
-    if (skipped) return "<span class=\"badge skip\">SKIPPED</span>";
-    return ok ? "<span class=\"badge pass\">PASS</span>" : "<span class=\"badge fail\">FAIL</span>";
-}
-
-std::string fmt_seconds(double s) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f s", s);
     return b;
 }
 
@@ -63,13 +48,9 @@ json backend_json(const BackendState& b) {
             {"response_ms", b.response_ms}};
 }
 
-const char* kExtraStyle = R"(
+const char* kChartStyle = R"(
 .charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 0.6em 0 1em; }
-svg.bars { border: 1px solid #ddd; background: #fcfcfc; }
-section.case { border-top: 2px solid #ccc; margin-top: 2em; }
-ul.notes li { font-size: 13px; margin: 0.2em 0; }
-pre.cmd { max-width: 1100px; }
-)";
+svg.bars { border: 1px solid #ddd; background: #fcfcfc; })";
 
 }  // namespace
 
@@ -171,32 +152,11 @@ json algorithms_json(const AlgoRun& a) {
 
 std::string algorithms_junit(const AlgoRun& a) {
     std::ostringstream o;
-    size_t n = std::max<size_t>(a.cases.size(), 1);
-    o << "  <testsuite name=\"algorithms\" tests=\"" << n << "\" failures=\""
-      << (a.skipped() ? 0 : a.cases.empty() ? (a.error.empty() ? 0 : 1) : a.failed()) << "\" skipped=\""
-      << (a.skipped() ? n : 0) << "\" time=\"" << a.seconds << "\">\n";
-    if (a.cases.empty()) {
-        o << "    <testcase classname=\"algorithms\" name=\"lab\">";
-        if (a.skipped())
-            o << "<skipped message=\"" << xml_escape(a.skip_reason) << "\"/>";
-        else if (!a.error.empty())
-            o << "<failure message=\"" << xml_escape(a.error) << "\"/>";
-        o << "</testcase>\n";
-    }
+    junit_testsuite(o, "algorithms", junit_counts(a), a.seconds);
+    if (a.cases.empty()) junit_lab_testcase(o, "algorithms", a);
     for (const auto& c : a.cases) {
         o << "    <testcase classname=\"algorithms\" name=\"" << xml_escape(c.name) << "\" time=\"" << c.seconds << "\">";
-        if (!c.passed()) {
-            std::string msg = c.error;
-            std::string detail;
-            for (const auto& k : c.checks) {
-                if (k.ok) continue;
-                if (msg.empty()) msg = k.name + ": expected " + k.expected + "; measured " + k.actual;
-                detail += k.name + ": expected " + k.expected + "; measured " + k.actual + "\n";
-            }
-            if (msg.empty()) msg = "no check was made";
-            o << "<failure message=\"" << xml_escape(msg) << "\">" << xml_escape(detail + join(c.commands, "\n"))
-              << "</failure>";
-        }
+        if (!c.passed()) o << junit_failure(c.error, c.checks, c.commands);
         o << "</testcase>\n";
     }
     o << "  </testsuite>\n";
@@ -209,8 +169,7 @@ std::string algorithms_summary_html(const AlgoRun& a) {
     o << "<p class=\"small\">Real clients in an inline lab of 3 servers; the engine set up at runtime with "
          "<span class=\"mono\">lab ctl</span> and <span class=\"mono\">lab delay</span>. Charts, commands and the "
          "engine's backend table per case: <a href=\"algorithms.html\">algorithms.html</a>.</p>\n";
-    if (a.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(a.skip_reason) << "</p>\n";
-    if (!a.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(a.error) << "</pre>\n";
+    skip_and_error(o, a.skip_reason, a.error);
     o << "<table><tr><th>case</th><th>expected</th><th>measured</th><th>result</th></tr>\n";
     for (const auto& c : a.cases) {
         o << "<tr" << (c.passed() ? "" : " class=\"failrow\"") << "><td><a href=\"algorithms.html#case-"
@@ -219,7 +178,7 @@ std::string algorithms_summary_html(const AlgoRun& a) {
         for (const auto& d : c.measured)
             o << "<div>" << html_escape(d.label) << ": " << html_escape(counts_line(d)) << "</div>";
         if (!c.error.empty()) o << "<div class=\"fail\">" << html_escape(c.error) << "</div>";
-        o << "</td><td>" << (c.passed() ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>")
+        o << "</td><td>" << pass_fail(c.passed())
           << "</td></tr>\n";
     }
     o << "</table>\n";
@@ -228,17 +187,13 @@ std::string algorithms_summary_html(const AlgoRun& a) {
 
 std::string algorithms_html(const AlgoRun& a, const std::string& generated) {
     std::ostringstream o;
-    o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-         "<title>lblab: scheduling algorithms</title>\n<style>"
-      << report_style() << kExtraStyle << "</style></head><body>\n";
-    o << "<h1>lblab: scheduling algorithms " << badge(a.passed(), a.skipped()) << "</h1>\n";
+    page_start(o, "lblab: scheduling algorithms", std::string(kChartStyle) + kCaseStyle, badge(a.passed(), a.skipped()));
     o << "<p class=\"small\">generated " << html_escape(generated) << "; lab <span class=\"mono\">"
       << html_escape(a.lab) << "</span> (inline, 3 servers), VIP <span class=\"mono\">" << html_escape(a.vip_name)
       << (a.topo ? " " + html_escape(a.topo->vip) + ":80" : "") << "</span>, " << fmt_seconds(a.seconds) << "; "
       << (a.cases.size() - a.failed()) << " of " << a.cases.size() << " cases passed";
     if (!a.teardown.empty()) o << "; teardown: " << html_escape(a.teardown);
-    o << ". Back to <a href=\"index.html\">index.html</a>; machine-readable: <a href=\"results.json\">results.json</a> "
-         "(section <span class=\"mono\">algorithms</span>), <a href=\"junit.xml\">junit.xml</a>.</p>\n";
+    o << back_links("algorithms");
     o << "<p>Each case starts from the same state: <span class=\"mono\">algo rr</span>, "
          "<span class=\"mono\">min-active 1</span>, every server a backend with weight 1 in group 1, no server "
          "delayed (the commands under &ldquo;reset&rdquo;). Clients are real: <span class=\"mono\">lab_client "
@@ -248,8 +203,7 @@ std::string algorithms_html(const AlgoRun& a, const std::string& generated) {
          "connection stays in its table for the <span class=\"mono\">tcp_close</span> timeout, 10 s), and at "
          "that point the table holds only the lab's start-up probe. In the charts, a dashed line is an exact "
          "expectation and a dashed band a range; green bars meet it, red bars do not.</p>\n";
-    if (a.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(a.skip_reason) << "</p>\n";
-    if (!a.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(a.error) << "</pre>\n";
+    skip_and_error(o, a.skip_reason, a.error);
 
     o << "<nav class=\"modes\">";
     for (const auto& c : a.cases)
@@ -262,7 +216,7 @@ std::string algorithms_html(const AlgoRun& a, const std::string& generated) {
           << "</span></td><td>" << html_escape(c.expectation) << "</td><td class=\"mono\">";
         for (const auto& d : c.measured)
             o << "<div>" << html_escape(d.label) << ": " << html_escape(counts_line(d)) << "</div>";
-        o << "</td><td>" << (c.passed() ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>")
+        o << "</td><td>" << pass_fail(c.passed())
           << "</td><td class=\"num\">" << fmt_seconds(c.seconds) << "</td></tr>\n";
     }
     o << "</table>\n";
@@ -277,25 +231,14 @@ std::string algorithms_html(const AlgoRun& a, const std::string& generated) {
             for (const auto& d : c.measured) o << distribution_svg(d);
             o << "</div>\n";
         }
-        o << "<h3>Expected vs measured</h3>\n<table><tr><th>measurement</th><th>expected</th><th>measured</th>"
-             "<th>result</th></tr>\n";
-        for (const auto& k : c.checks)
-            o << "<tr" << (k.ok ? "" : " class=\"failrow\"") << "><td>" << html_escape(k.name)
-              << "</td><td class=\"mono\">" << html_escape(k.expected) << "</td><td class=\"mono" << (k.ok ? "" : " diff")
-              << "\">" << html_escape(k.actual) << "</td><td>"
-              << (k.ok ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>") << "</td></tr>\n";
-        if (c.checks.empty()) o << "<tr><td colspan=\"4\">no check was made</td></tr>\n";
-        o << "</table>\n";
-        if (!c.notes.empty()) {
-            o << "<h3>Readings</h3>\n<ul class=\"notes\">";
-            for (const auto& n : c.notes) o << "<li class=\"mono\">" << html_escape(n) << "</li>";
-            o << "</ul>\n";
-        }
+        o << "<h3>Expected vs measured</h3>\n";
+        checks_table(o, c.checks, "measurement");
+        readings(o, c.notes, "h3");
         o << "<h3>Commands</h3>\n";
         if (!c.setup.empty())
             o << "<details><summary>reset to the common starting state (" << c.setup.size()
               << " commands)</summary><pre class=\"cmd\">" << html_escape(join(c.setup, "\n")) << "</pre></details>\n";
-        o << "<pre class=\"cmd\">" << html_escape(join(c.commands, "\n")) << "</pre>\n";
+        o << commands_pre(c.commands);
         for (const auto& s : c.snapshots) {
             o << "<details><summary>lab ctl -- backends: " << html_escape(s.label) << "</summary>\n"
               << "<table><tr><th>backend</th><th>state</th><th>weight</th><th>group</th><th>established</th>"

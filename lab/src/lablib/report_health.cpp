@@ -4,6 +4,7 @@
 // summary on index.html.
 #include "lablib/health.hpp"
 #include "lablib/report.hpp"
+#include "lablib/report_common.hpp"
 #include "lablib/util.hpp"
 
 #include <algorithm>
@@ -14,14 +15,9 @@
 namespace lab {
 
 using nlohmann::json;
+using namespace report_common;
 
 namespace {
-
-std::string num(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f", v);
-    return b;
-}
 
 std::string seconds_label(long ms, long step) {
     char b[32];
@@ -30,17 +26,6 @@ std::string seconds_label(long ms, long step) {
     else
         std::snprintf(b, sizeof b, "%.1f s", ms / 1000.0);
     return b;
-}
-
-std::string fmt_seconds(double s) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f s", s);
-    return b;
-}
-
-std::string badge(bool ok, bool skipped = false) {
-    if (skipped) return "<span class=\"badge skip\">SKIPPED</span>";
-    return ok ? "<span class=\"badge pass\">PASS</span>" : "<span class=\"badge fail\">FAIL</span>";
 }
 
 std::string ms_or_dash(long v) { return v < 0 ? "-" : std::to_string(v) + " ms"; }
@@ -60,12 +45,8 @@ std::string anchor(const FaultCase& c) { return "health-" + c.mode + "-" + c.nam
 
 int failed_before_detection(const FaultCase& c) { return c.failed_around_fault(); }
 
-const char* kExtraStyle = R"(
-svg.timeline { border: 1px solid #ddd; background: #fcfcfc; max-width: 100%; height: auto; }
-section.case { border-top: 2px solid #ccc; margin-top: 2em; }
-ul.notes li { font-size: 13px; margin: 0.2em 0; }
-pre.cmd { max-width: 1100px; }
-)";
+const char* kTimelineStyle = R"(
+svg.timeline { border: 1px solid #ddd; background: #fcfcfc; max-width: 100%; height: auto; })";
 
 }  // namespace
 
@@ -274,41 +255,18 @@ json health_json(const HealthRun& h) {
 
 std::string health_junit(const HealthRun& h) {
     std::ostringstream o;
-    size_t tests = 0, failures = 0, skipped = 0;
+    JunitCounts counts;
+    for (const auto& m : h.modes) counts += junit_counts(m);
+    junit_testsuite(o, "health", counts, h.seconds);
     for (const auto& m : h.modes) {
-        size_t n = std::max<size_t>(m.cases.size(), 1);
-        tests += n;
-        if (m.skipped())
-            skipped += n;
-        else
-            failures += m.cases.empty() ? (m.error.empty() ? 0 : 1) : m.failed();
-    }
-    o << "  <testsuite name=\"health\" tests=\"" << tests << "\" failures=\"" << failures << "\" skipped=\"" << skipped
-      << "\" time=\"" << h.seconds << "\">\n";
-    for (const auto& m : h.modes) {
-        if (m.cases.empty()) {
-            o << "    <testcase classname=\"health." << xml_escape(m.mode) << "\" name=\"lab\">";
-            if (m.skipped())
-                o << "<skipped message=\"" << xml_escape(m.skip_reason) << "\"/>";
-            else if (!m.error.empty())
-                o << "<failure message=\"" << xml_escape(m.error) << "\"/>";
-            o << "</testcase>\n";
-        }
+        if (m.cases.empty()) junit_lab_testcase(o, "health." + m.mode, m);
         for (const auto& c : m.cases) {
             o << "    <testcase classname=\"health." << xml_escape(m.mode) << "\" name=\"" << xml_escape(c.name)
               << "\" time=\"" << c.seconds << "\">";
             if (m.skipped()) {
                 o << "<skipped message=\"" << xml_escape(m.skip_reason) << "\"/>";
             } else if (!c.passed()) {
-                std::string msg = c.error, detail;
-                for (const auto& k : c.checks) {
-                    if (k.ok) continue;
-                    if (msg.empty()) msg = k.name + ": expected " + k.expected + "; measured " + k.actual;
-                    detail += k.name + ": expected " + k.expected + "; measured " + k.actual + "\n";
-                }
-                if (msg.empty()) msg = "no check was made";
-                o << "<failure message=\"" << xml_escape(msg) << "\">" << xml_escape(detail + join(c.commands, "\n"))
-                  << "</failure>";
+                o << junit_failure(c.error, c.checks, c.commands);
             }
             o << "</testcase>\n";
         }
@@ -339,7 +297,7 @@ void summary_table(std::ostringstream& o, const HealthRun& h, const std::string&
               << "</td><td class=\"num\">" << time_vs_limit(c.recover_ms(), c.limits.recover_limit_ms())
               << "</td><td class=\"num\">" << ms_or_dash(c.engine_recover_ms()) << "</td><td class=\"num\">"
               << failed_before_detection(c) << " of " << c.requests.size() << "</td><td>"
-              << (c.passed() ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>") << "</td></tr>\n";
+              << pass_fail(c.passed()) << "</td></tr>\n";
         }
     }
     o << "</table>\n";
@@ -359,13 +317,10 @@ std::string health_summary_html(const HealthRun& h) {
 
 std::string health_html(const HealthRun& h, const std::string& generated) {
     std::ostringstream o;
-    o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>lblab: health checks</title>\n<style>"
-      << report_style() << kExtraStyle << "</style></head><body>\n";
-    o << "<h1>lblab: health checks " << badge(h.passed(), h.all_skipped()) << "</h1>\n";
+    page_start(o, "lblab: health checks", std::string(kTimelineStyle) + kCaseStyle, badge(h.passed(), h.all_skipped()));
     o << "<p class=\"small\">generated " << html_escape(generated) << "; " << fmt_seconds(h.seconds) << "; "
       << (h.total_cases() - h.failed_cases()) << " of " << h.total_cases()
-      << " cases passed. Back to <a href=\"index.html\">index.html</a>; machine-readable: <a href=\"results.json\">"
-         "results.json</a> (section <span class=\"mono\">health</span>), <a href=\"junit.xml\">junit.xml</a>.</p>\n";
+      << " cases passed" << back_links("health");
     o << "<p>Every mode runs in a lab of its own with 3 servers. The web VIP (TCP 80) is checked with HTTP GET "
          "/health expecting 200, the echo VIP (UDP 80) with a TCP connect to port 80; both every "
          "<span class=\"mono\">interval_ms</span>, each check failing after <span class=\"mono\">timeout_ms</span>, "
@@ -393,8 +348,7 @@ std::string health_html(const HealthRun& h, const std::string& generated) {
         o << "<p class=\"small\">lab <span class=\"mono\">" << html_escape(m.lab) << "</span>, " << fmt_seconds(m.seconds);
         if (!m.teardown.empty()) o << "; teardown: " << html_escape(m.teardown);
         o << "</p>\n";
-        if (m.skipped()) o << "<p class=\"skip\">Skipped: " << html_escape(m.skip_reason) << "</p>\n";
-        if (!m.error.empty()) o << "<p class=\"fail\">Error:</p><pre>" << html_escape(m.error) << "</pre>\n";
+        skip_and_error(o, m.skip_reason, m.error);
         for (const auto& c : m.cases) {
             o << "<section class=\"case\"><h3 id=\"" << anchor(c) << "\">" << html_escape(m.mode + ": " + c.name) << " — "
               << html_escape(c.title) << " " << badge(c.passed()) << "</h3>\n";
@@ -422,20 +376,9 @@ std::string health_html(const HealthRun& h, const std::string& generated) {
             o << "<tr><td>requests (failed in flight or before detection)</td><td class=\"num\">" << c.requests.size()
               << " (" << failed_before_detection(c) << ")</td><td>reported, not judged</td></tr>\n";
             o << "</table>\n";
-            o << "<table><tr><th>check</th><th>expected</th><th>measured</th><th>result</th></tr>\n";
-            for (const auto& k : c.checks)
-                o << "<tr" << (k.ok ? "" : " class=\"failrow\"") << "><td>" << html_escape(k.name)
-                  << "</td><td class=\"mono\">" << html_escape(k.expected) << "</td><td class=\"mono" << (k.ok ? "" : " diff")
-                  << "\">" << html_escape(k.actual) << "</td><td>"
-                  << (k.ok ? "<span class=\"pass\">pass</span>" : "<span class=\"fail\">FAIL</span>") << "</td></tr>\n";
-            if (c.checks.empty()) o << "<tr><td colspan=\"4\">no check was made</td></tr>\n";
-            o << "</table>\n";
-            if (!c.notes.empty()) {
-                o << "<h4>Readings</h4>\n<ul class=\"notes\">";
-                for (const auto& n : c.notes) o << "<li class=\"mono\">" << html_escape(n) << "</li>";
-                o << "</ul>\n";
-            }
-            o << "<h4>Commands</h4>\n<pre class=\"cmd\">" << html_escape(join(c.commands, "\n")) << "</pre>\n";
+            checks_table(o, c.checks, "check");
+            readings(o, c.notes, "h4");
+            o << "<h4>Commands</h4>\n" << commands_pre(c.commands);
             if (!c.changes.empty()) {
                 o << "<details><summary>backend states as polled (" << c.changes.size() << " changes)</summary>\n"
                   << "<table><tr><th>seen (ms after the fault)</th><th>engine</th><th>VIP</th><th>server</th><th>state</th>"
