@@ -374,10 +374,13 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
     bump(stats_.flows_expired);
     hit = {};
   }
-  // A client reusing the ports of a flow that is closing starts a new flow.
+  // A client reusing the ports of a flow that is closing starts a new flow; so does a SYN
+  // (a retransmission, or a reused port) of a flow whose backend is down or removed: it
+  // could never be answered there, so it is scheduled again.
   if (hit && hit.dir == Dir::original && p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck)) == TcpHdr::kSyn) {
-    auto st = flows_.at(hit.id).state;
-    if (st == TcpState::closing || st == TcpState::closed) {
+    const FlowEntry& e = flows_.at(hit.id);
+    const SchedBackend& sb = vips_[e.vip].sched_in[e.backend];
+    if (e.state == TcpState::closing || e.state == TcpState::closed || !sb.up || sb.removed) {
       release_flow(hit.id, now);
       hit = {};
     }

@@ -833,6 +833,20 @@ TEST_F(HealthTest, ProxyWhosePipIsThePortAddressStillGetsItsProbeAnswers) {
   }
 }
 
+// A SYN again from a client whose first SYN went to a server that then went down (a
+// retransmission, or the same port reused) is scheduled afresh to a live server.
+TEST_F(HealthTest, SynOfAFlowWhoseServerWentDownIsScheduledAgain) {
+  start(checked(two_port_config(), kTcpFall1));
+  ASSERT_EQ(syn_goes_to(40100), 0) << "round robin starts with server 0";
+  const uint64_t t0 = now + kFirst;
+  ASSERT_FALSE(tcp_probe_at(t0).empty());
+  tick(t0 + kTcpFall1.timeout_ms);
+  ASSERT_EQ(info(kServerIp[0]).state, "down");
+  const int again = syn_goes_to(40100);
+  EXPECT_GE(again, 1) << "the same SYN again must not go to the down server";
+  EXPECT_EQ(engine->flows().size(), 1u) << "the old flow was replaced, not duplicated";
+}
+
 // A backend taken out while down and added back starts up and is checked afresh.
 TEST_F(HealthTest, BackendAddedBackAfterARemoveStartsUpWithTheVipsCheck) {
   lb::Config c = checked(two_port_config(), kTcpFall1);
