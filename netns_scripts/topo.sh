@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # topo.sh: the lab of docs/lab.md, in the topology of one forwarding mode.
 #
-#   topo.sh up NAME MODE [SERVERS]   build lab NAME for MODE with SERVERS servers (1..9, default 3)
+#   topo.sh up NAME MODE [SERVERS] [--ha]
+#                                    build lab NAME for MODE with SERVERS servers (1..9, default 3);
+#                                    --ha adds lb-b (see "HA" below)
 #   topo.sh down NAME                the same as down.sh NAME
 #
 # MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
@@ -82,8 +84,21 @@
 # In modes 3 the router has rp_filter=0 (all, default, each interface): DSR replies
 # come from the VIP but enter the router on eth2.
 #
+# HA (--ha, one-arm modes only): a second engine, lb-b, in its own namespace NAME-lb-b,
+# with its own TAP lbb-front on br-front (203.0.113.3, MAC 02:00:00:71:00:03). Both
+# engines get [vrrp] on `front` (vrid 51, lb-a priority 200, lb-b 100, preempt, adverts
+# every 100 ms) and [sync] to the other's front address; whichever is master answers
+# ARP for the VIP (and the PIP) and forwards.
+#
+#     router eth1 .1 --+-- br-front --+ lba-front (TAP) .2  [lbd lb-a, VRRP 200, master]
+#                      |              + lbb-front (TAP) .3  [lbd lb-b, VRRP 100, backup]
+#                      |                  VIP .10 (+ PIP .20) on the master only
+#
+# Inline is refused with --ha: the servers' gateway 192.0.2.1 would have to move with the
+# VIP as a second VRRP address on the back port, which the engine does not support.
+#
 # MACs are 02:00:00:<net>:00:<host> (docs/lab.md). Writes /run/lblab/NAME/{manifest,
-# topology.toml,lb-a.toml}. Prints one summary line on success; on failure removes what
+# topology.toml,lb-a.toml[,lb-b.toml]}. Prints one summary line on success; on failure removes what
 # it built and exits non-zero with the reason. Exit 4 (SKIP) when not root or a needed
 # command or kernel feature is missing. LBLAB_DECAP=user makes dsr-l3-tunnel use
 # lab_decap even where the kernel has ipip.
@@ -96,11 +111,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly MODES="inline proxy dsr-l2 dsr-l3-dscp dsr-l3-tunnel"
 readonly VIP=203.0.113.10 PROXY_IP=203.0.113.20 DSCP=10
 readonly ROUTER_CLI=198.51.100.1 ROUTER_FRONT=203.0.113.1 ROUTER_REMOTE=198.18.0.1
-readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1
+readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1 LBB_FRONT=203.0.113.3
+readonly VRRP_VRID=51 SYNC_UDP_PORT=8848
+HA=0
 
 usage() {
 	cat <<EOF
-usage: topo.sh up NAME MODE [SERVERS]   build lab NAME for MODE (SERVERS 1..9, default 3)
+usage: topo.sh up NAME MODE [SERVERS] [--ha]
+                                      build lab NAME for MODE (SERVERS 1..9, default 3);
+                                      --ha: a second engine lb-b with VRRP and sync (not inline)
        topo.sh down NAME                remove lab NAME (same as down.sh NAME)
 MODE: ${MODES// /, }
 EOF
@@ -152,12 +171,29 @@ plan_veths() { # SERVERS
 	done
 }
 
-# plan_taps: the engine's ports: name tap bridge segment address mac
-plan_taps() {
-	echo "front lba-front br-front front $LB_FRONT/24 02:00:00:71:00:02"
-	if ((LB_ARMS == 2)); then
-		echo "back lba-back br-back back $LB_BACK/24 02:00:00:02:00:01"
-	fi
+# plan_lbs: the engine nodes: lb-a, and lb-b with --ha.
+plan_lbs() {
+	echo lb-a
+	((HA == 0)) || echo lb-b
+}
+
+# plan_taps [LB]: the ports of engine LB (default lb-a): name tap bridge segment address mac.
+plan_taps() { # [LB]
+	case ${1:-lb-a} in
+	lb-a)
+		echo "front lba-front br-front front $LB_FRONT/24 02:00:00:71:00:02"
+		if ((LB_ARMS == 2)); then
+			echo "back lba-back br-back back $LB_BACK/24 02:00:00:02:00:01"
+		fi
+		;;
+	lb-b) echo "front lbb-front br-front front $LBB_FRONT/24 02:00:00:71:00:03" ;;
+	esac
+}
+
+# all_taps: the ports of every engine, in build order.
+all_taps() {
+	local lb
+	for lb in $(plan_lbs); do plan_taps "$lb"; done
 }
 
 # server_rip N: server N's own address.
@@ -179,7 +215,7 @@ server_decap() { # MODE
 
 # write_topology LAB MODE SERVERS: topology.toml, in the format of docs/lab.md.
 write_topology() { # LAB MODE SERVERS
-	local lab=$1 mode=$2 servers=$3 state decap node role ifname bridge segment addr mac last=
+	local lab=$1 mode=$2 servers=$3 state decap node role ifname bridge segment addr mac last='' lb
 	local t_name t_dev t_segment t_addr t_mac
 	state=$(lab_state_dir "$lab")
 	decap=$(server_decap "$mode")
@@ -195,14 +231,17 @@ servers = $servers
 EOF
 		[[ $mode != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
 		[[ $mode != dsr-l3-dscp ]] || echo "dscp = $DSCP"
-		# Nodes in the order client1, client2, router, lb-a, server1..N.
+		((HA == 0)) || echo "ha = true"
+		# Nodes in the order client1, client2, router, lb-a[, lb-b], server1..N.
 		while read -r node role ifname bridge segment addr mac; do
 			if [[ $node == server1 ]]; then
-				printf '\n[[nodes]]\nname = "lb-a"\nrole = "lb"\nnetns = "%s"\n' "$lab-lb-a"
-				printf 'config = "%s"\ncontrol_socket = "%s"\n' "$state/lb-a.toml" "$state/lb-a.sock"
-				while read -r t_name t_dev _ t_segment t_addr t_mac; do
-					toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "$t_addr" "$t_mac"
-				done < <(plan_taps)
+				for lb in $(plan_lbs); do
+					printf '\n[[nodes]]\nname = "%s"\nrole = "lb"\nnetns = "%s"\n' "$lb" "$lab-$lb"
+					printf 'config = "%s"\ncontrol_socket = "%s"\n' "$state/$lb.toml" "$state/$lb.sock"
+					while read -r t_name t_dev _ t_segment t_addr t_mac; do
+						toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "$t_addr" "$t_mac"
+					done < <(plan_taps "$lb")
+				done
 			fi
 			if [[ $node != "$last" ]]; then
 				printf '\n[[nodes]]\nname = "%s"\nrole = "%s"\nnetns = "%s"\n' "$node" "$role" "$lab-$node"
@@ -276,22 +315,50 @@ EOF
 	echo "]"
 }
 
-# write_engine_config LAB MODE SERVERS: lb-a.toml, in the format of
-# lb_engine/examples/inline.toml, for this lab's names, mode and servers.
-write_engine_config() { # LAB MODE SERVERS
-	local lab=$1 mode=$2 servers=$3 state tap_name tap bridge segment addr mac arms
+# toml_ha LB: [vrrp] and [sync] of engine LB (lb-a or lb-b), in the format of
+# lb_engine/examples/ha-proxy.toml: lb-a priority 200, lb-b 100, preempt; each syncs
+# to the other's front address.
+toml_ha() { # LB
+	local priority=200 peer=$LBB_FRONT
+	if [[ $1 == lb-b ]]; then priority=100 peer=$LB_FRONT; fi
+	cat <<EOF
+
+[vrrp]
+port = "front"
+vrid = $VRRP_VRID
+priority = $priority
+advert_interval_ms = 100
+preempt = true
+preempt_delay_ms = 0
+garp_count = 5
+garp_interval_ms = 100
+
+[sync]
+port = "front"
+peer = "$peer"
+udp_port = $SYNC_UDP_PORT
+EOF
+}
+
+# write_engine_config LAB MODE SERVERS [LB]: LB.toml (default lb-a), in the format of
+# lb_engine/examples/inline.toml, for this lab's names, mode and servers; with --ha
+# also [vrrp] and [sync] (toml_ha).
+write_engine_config() { # LAB MODE SERVERS [LB]
+	local lab=$1 mode=$2 servers=$3 lb=${4:-lb-a} state tap_name tap bridge segment addr mac arms what
 	state=$(lab_state_dir "$lab")
 	arms="one-arm"
 	((LB_ARMS == 1)) || arms="two-arm"
+	what="lab $lab"
+	((HA == 0)) || what+=", engine $lb of an HA pair"
 	{
 		cat <<EOF
-# lbd: $mode ($arms) load balancing for lab $lab.
+# lbd: $mode ($arms) load balancing for $what.
 # Written by netns_scripts/topo.sh; format: lb_engine/examples/inline.toml and
 # docs/lab.md ("Engine config keys per mode").
 
 [engine]
-name = "lb-a"
-control_socket = "$state/lb-a.sock"
+name = "$lb"
+control_socket = "$state/$lb.sock"
 max_flows = 262144
 
 [timeouts]
@@ -311,7 +378,7 @@ netns = "$lab-sw"
 mac = "$mac"
 address = "$addr"
 EOF
-		done < <(plan_taps)
+		done < <(plan_taps "$lb")
 		cat <<EOF
 
 [[routes]]
@@ -321,8 +388,9 @@ EOF
 		toml_vip web tcp "$mode" "$servers" 1
 		toml_vip echo udp "$mode" "$servers" 0
 		[[ $mode != inline && $mode != proxy ]] || toml_closed_vip "$mode" "$servers"
-	} >"$state/lb-a.toml.tmp"
-	mv "$state/lb-a.toml.tmp" "$state/lb-a.toml"
+		((HA == 0)) || toml_ha "$lb"
+	} >"$state/$lb.toml.tmp"
+	mv "$state/$lb.toml.tmp" "$state/$lb.toml"
 }
 
 # --- failure handling: one reason, then remove what was built -------------------------------
@@ -377,9 +445,15 @@ setup_servers() { # LAB MODE SERVERS
 	done
 }
 
-cmd_up() { # NAME MODE [SERVERS]
+cmd_up() { # NAME MODE [SERVERS] [--ha]
+	local -a args=()
+	local arg
+	for arg in "$@"; do
+		if [[ $arg == --ha ]]; then HA=1; else args+=("$arg"); fi
+	done
+	set -- "${args[@]}"
 	(($# >= 2 && $# <= 3)) || { usage >&2; exit 2; }
-	local lab=$1 mode=$2 servers=${3:-3} state node role ifname bridge segment addr mac i
+	local lab=$1 mode=$2 servers=${3:-3} state node role ifname bridge segment addr mac i lb
 	local -a nodes bridges features=(netns veth bridge tun) cmds=(ip ethtool sysctl)
 	validate_lab_name "$lab"
 	if ! mode_plan "$mode"; then
@@ -388,6 +462,9 @@ cmd_up() { # NAME MODE [SERVERS]
 		exit 2
 	fi
 	[[ $servers =~ ^[1-9]$ ]] || die "SERVERS must be 1 to 9, not '$servers'"
+	if ((HA)) && ((LB_ARMS != 1)); then
+		die "--ha needs a one-arm mode, not $mode: the servers' gateway $LB_BACK would have to be a second VRRP address on the back port, which the engine does not support"
+	fi
 	require_root
 	if [[ $mode == dsr-l3-dscp ]]; then
 		cmds+=(nft)
@@ -400,7 +477,7 @@ cmd_up() { # NAME MODE [SERVERS]
 	require_features "${features[@]}"
 
 	state=$(lab_state_dir "$lab")
-	nodes=(sw client1 client2 router lb-a)
+	read -r -a nodes <<<"sw client1 client2 router $(plan_lbs | tr '\n' ' ')"
 	for ((i = 1; i <= servers; i++)); do nodes+=("server$i"); done
 	[[ ! -e $state ]] || die "lab $lab already exists ($state): run \`lab down --name $lab\` first"
 	for node in "${nodes[@]}"; do
@@ -431,7 +508,7 @@ cmd_up() { # NAME MODE [SERVERS]
 	while read -r _ ifname bridge _; do
 		step "creating TAP $ifname on $bridge"
 		tap_plug "$lab" "$ifname" "$bridge"
-	done < <(plan_taps)
+	done < <(all_taps)
 
 	step "adding the clients' routes and the router's sysctls"
 	for node in client1 client2; do
@@ -443,9 +520,9 @@ cmd_up() { # NAME MODE [SERVERS]
 	fi
 	setup_servers "$lab" "$mode" "$servers"
 
-	step "writing $state/topology.toml and $state/lb-a.toml"
+	step "writing $state/topology.toml and the engine configs"
 	write_topology "$lab" "$mode" "$servers"
-	write_engine_config "$lab" "$mode" "$servers"
+	for lb in $(plan_lbs); do write_engine_config "$lab" "$mode" "$servers" "$lb"; done
 
 	UP_DONE=1
 	local extra=''
@@ -454,6 +531,7 @@ cmd_up() { # NAME MODE [SERVERS]
 	dsr-l3-dscp) extra=", DSCP $DSCP" ;;
 	dsr-l3-tunnel) extra=", decap $(server_decap "$mode")" ;;
 	esac
+	((HA == 0)) || extra+=", HA lb-a $LB_FRONT + lb-b $LBB_FRONT (VRRP vrid $VRRP_VRID)"
 	echo "lab $lab up: $mode, $(plural "$servers" server servers), ${#nodes[@]} namespaces ($lab-*), VIP $VIP$extra, state $state"
 }
 

@@ -1,5 +1,5 @@
-// lab fault: break one server of a running lab, or mend it (lablib/fault.hpp):
-// kill-server, start-server, link-down, link-up, http-500, http-200.
+// lab fault: break one server or engine of a running lab, or mend it (lablib/fault.hpp):
+// kill-server, start-server, link-down, link-up, http-500, http-200, kill-engine, start-engine.
 #include "commands.hpp"
 
 #include "lablib/fault.hpp"
@@ -12,11 +12,11 @@ namespace labcli {
 void setup_fault(CLI::App& app, std::shared_ptr<FaultOptions> opt) {
     std::string actions;
     for (const auto& a : lab::fault_actions()) actions += "\n  " + a.name + ": " + a.summary;
-    auto* sub = app.add_subcommand("fault", "break or mend a server: lab fault [--name NAME] NODE ACTION" + actions);
+    auto* sub = app.add_subcommand("fault", "break or mend a server or an engine: lab fault [--name NAME] NODE ACTION" + actions);
     sub->add_option("--name", opt->name, "lab name")->capture_default_str();
-    sub->add_option("node", opt->node, "server node (server1, server2, ...)")->required();
+    sub->add_option("node", opt->node, "server node (server1, ...), or lb node (lb-a, lb-b) for *-engine")->required();
     sub->add_option("action", opt->action,
-                    "kill-server, start-server, link-down, link-up, http-500 or http-200")
+                    "kill-server, start-server, link-down, link-up, http-500, http-200, kill-engine or start-engine")
         ->required();
 }
 

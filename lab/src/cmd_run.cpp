@@ -20,8 +20,9 @@ void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt) {
                      ->capture_default_str();
     sub->add_option("--suite", opt->suite,
                     "modes (the modes of --mode), algorithms (the scheduling-algorithms suite), health (the "
-                    "health-check suite in the modes of --mode) or all; default: all with --mode all, modes with one --mode")
-        ->check(CLI::IsMember({"modes", "algorithms", "health", "all"}));
+                    "health-check suite in the modes of --mode), all (those three), or ha (the HA failover scenario "
+                    "in the one-arm modes of --mode: ha.html, ha-MODE.json); default: all with --mode all, modes with one --mode")
+        ->check(CLI::IsMember({"modes", "algorithms", "health", "all", "ha"}));
     sub->add_option("--out", opt->out, "report directory (default: the repository's reports/)");
     sub->add_option("--name", opt->name, "lab name (default: a unique one per mode)");
     sub->add_option("--servers", opt->servers, "number of servers (modes; the algorithms lab always has 3)")
@@ -44,6 +45,23 @@ int run_run(const RunOptions& opt) {
     r.servers = opt.servers;
     r.only = opt.only;
     auto res = lab::run_modes(paths, r);
+    if (r.suite == "ha") {
+        bool skipped = !res.ha.empty();
+        std::string skip_reason;
+        for (const auto& h : res.ha) {
+            skipped = skipped && h.skipped;
+            if (h.skipped) skip_reason = h.skip_reason;
+            if (!h.error.empty()) std::cout << "ha " << h.mode << ": error: " << h.error << "\n";
+            for (const auto& k : h.checks)
+                if (!k.ok) std::cout << "ha " << h.mode << " " << k.name << ": expected " << k.expected << "; measured " << k.actual << "\n";
+        }
+        std::cout << "ha: " << (r.out / "ha.html").string() << "\n";
+        if (skipped) {
+            std::cout << "SKIP: " << skip_reason << "\n";
+            return 4;
+        }
+        return res.passed() ? 0 : 1;
+    }
     bool all_skipped = !res.modes.empty() || res.algorithms || res.health;
     std::string skip_reason;
     for (const auto& m : res.modes) {

@@ -14,6 +14,9 @@ void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt) {
         ->capture_default_str();
     sub->add_option("--name", opt->name, "lab name (1-12 letters, digits, dashes)")->capture_default_str();
     sub->add_option("--servers", opt->servers, "number of servers")->check(CLI::Range(1, 9))->capture_default_str();
+    sub->add_flag("--ha", opt->ha,
+                  "two engines, lb-a and lb-b, sharing the VIP with VRRP and syncing flows (one-arm modes: "
+                  "proxy and the DSR modes)");
     sub->add_option("--wait", opt->wait_seconds, "seconds to wait for the VIP to answer")
         ->check(CLI::Range(1, 300))
         ->capture_default_str();
@@ -27,6 +30,7 @@ int run_up(const UpOptions& opt) {
     up.name = opt.name;
     up.mode = opt.mode;
     up.servers = opt.servers;
+    up.ha = opt.ha;
     up.wait = !opt.no_wait;
     up.wait_timeout = std::chrono::seconds(opt.wait_seconds);
     auto h = lab::lab_up(paths, up);

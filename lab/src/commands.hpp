@@ -15,6 +15,7 @@ struct UpOptions {
     std::string mode = "inline";
     std::string name = "lab";
     int servers = 3;
+    bool ha = false;
     bool no_wait = false;
     int wait_seconds = 15;
 };

@@ -408,8 +408,10 @@ TEST(Fault, ActionsHaveNamesAndUnknownOnesAreListed) {
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
                   "unknown fault action 'explode' (actions: kill-server, start-server, link-down, link-up, http-500, "
-                  "http-200)");
+                  "http-200, kill-engine, start-engine)");
     }
+    EXPECT_EQ(parse_fault_action("kill-engine"), FaultAction::kill_engine);
+    EXPECT_EQ(fault_action_name(FaultAction::start_engine), "start-engine");
 }
 
 TEST(Fault, RoutesAreComparedWithoutLinkFlags) {

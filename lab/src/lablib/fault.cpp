@@ -19,6 +19,7 @@ namespace {
 
 constexpr auto kIpTimeout = seconds(10);
 constexpr auto kServerStart = seconds(5);
+constexpr auto kEngineStart = seconds(10);
 constexpr auto kCarrier = seconds(3);
 
 const std::vector<FaultActionSpec> kActions{
@@ -28,6 +29,8 @@ const std::vector<FaultActionSpec> kActions{
     {FaultAction::link_up, "link-up", "set it up again; wait for carrier; restore any route lost with the link"},
     {FaultAction::http_500, "http-500", "GET / and GET /health answer 500 (control socket: status 500)"},
     {FaultAction::http_200, "http-200", "GET / and GET /health answer 200 again (status 200)"},
+    {FaultAction::kill_engine, "kill-engine", "lb nodes: SIGKILL to the node's lbd (its recorded pid): a crash"},
+    {FaultAction::start_engine, "start-engine", "lb nodes: start lbd again as `lab up` does (recorded); waits for its control socket"},
 };
 
 std::vector<std::string> action_names() {
@@ -252,6 +255,63 @@ void http_status(const Paths& paths, const std::string& lab, const Node& n, int 
     r.message = n.name + ": GET / and GET /health answer " + std::to_string(code) +
                 (r.changed ? "" : " (already did)");
 }
+// The engine's control socket, from its node; a SIGKILLed lbd leaves it behind.
+fs::path lbd_socket(const Paths& paths, const std::string& lab, const Node& n) {
+    return n.control_socket.empty() ? paths.state_dir(lab) / (n.name + ".sock") : fs::path(n.control_socket);
+}
+
+void kill_engine(const Paths& paths, const std::string& lab, const Node& n, FaultResult& r) {
+    auto p = running_lbd(paths, lab, n.name);
+    if (!p) {
+        r.changed = false;
+        r.at_ms = wall_ms();
+        r.message = n.name + ": lbd is not running (nothing to stop)";
+        return;
+    }
+    stop_process(*p, SIGKILL, milliseconds(2000));
+    r.at_ms = wall_ms();
+    if (proc_alive(*p)) throw Error(n.name + ": lbd (pid " + std::to_string(p->pid) + ") did not end");
+    std::error_code ec;
+    fs::remove(lbd_socket(paths, lab, n), ec);
+    r.message = n.name + ": lbd stopped (pid " + std::to_string(p->pid) + ", SIGKILL)";
+}
+
+// Started means its control socket answers `stats`: the ports are open and the loop runs.
+void start_engine(const Paths& paths, const std::string& lab, const Node& n, FaultResult& r) {
+    if (auto p = running_lbd(paths, lab, n.name))
+        throw Error(n.name + ": lbd is already running (pid " + std::to_string(p->pid) + "); `lab fault " + n.name +
+                    " kill-engine` stops it");
+    auto p = start_lbd(paths, lab, n);
+    auto socket = lbd_socket(paths, lab, n);
+    auto end = steady_clock::now() + kEngineStart;
+    std::string last;
+    while (true) {
+        if (!proc_alive(p)) {
+            reap(p.pid);
+            throw Error(p.label + " (pid " + std::to_string(p.pid) + ") exited at startup; last lines of " +
+                        p.log.string() + ":\n" + tail_file(p.log, 10));
+        }
+        if (fs::exists(socket)) {
+            try {
+                unix_request_all(socket, "stats", milliseconds(500));
+                break;
+            } catch (const std::exception& e) {
+                last = e.what();
+            }
+        }
+        if (steady_clock::now() > end)
+            throw Error(p.label + " (pid " + std::to_string(p.pid) + ") did not answer on " + socket.string() +
+                        " within " + std::to_string(kEngineStart.count()) + " s" +
+                        (last.empty() ? "" : " (" + last + ")") + "; last lines of " + p.log.string() + ":\n" +
+                        tail_file(p.log, 10));
+        sleep_for(milliseconds(5));
+    }
+    r.at_ms = wall_ms();
+    r.message = n.name + ": lbd started (pid " + std::to_string(p.pid) + "), control socket answers";
+    r.notes.push_back("log " + p.log.string());
+}
+
+bool engine_action(FaultAction a) { return a == FaultAction::kill_engine || a == FaultAction::start_engine; }
 
 }  // namespace
 
@@ -267,6 +327,17 @@ const std::string& fault_action_name(FaultAction a) {
     for (const auto& s : kActions)
         if (s.action == a) return s.name;
     throw Error("unknown fault action");
+}
+
+std::optional<Proc> running_lbd(const Paths& paths, const std::string& lab, const std::string& node) {
+    auto m = Manifest::load(paths.manifest(lab));
+    const std::string label = node + ".lbd";
+    for (auto it = m.procs.rbegin(); it != m.procs.rend(); ++it) {
+        if (it->label != label) continue;
+        reap(it->pid);
+        if (proc_alive(*it)) return *it;
+    }
+    return std::nullopt;
 }
 
 std::optional<Proc> running_lab_server(const Paths& paths, const std::string& lab, const std::string& node) {
@@ -300,7 +371,7 @@ std::vector<std::string> missing_routes(const std::vector<std::string>& before, 
 
 FaultResult apply_fault(const Paths& paths, const std::string& lab, const std::string& node, FaultAction action) {
     auto t = running_topology(paths, lab);
-    const Node& n = node_with_role(t, node, "server");
+    const Node& n = node_with_role(t, node, engine_action(action) ? "lb" : "server");
     FaultResult r;
     r.node = node;
     r.action = fault_action_name(action);
@@ -311,6 +382,8 @@ FaultResult apply_fault(const Paths& paths, const std::string& lab, const std::s
         case FaultAction::link_up: link_up(paths, lab, t, n, r); break;
         case FaultAction::http_500: http_status(paths, lab, n, 500, r); break;
         case FaultAction::http_200: http_status(paths, lab, n, 200, r); break;
+        case FaultAction::kill_engine: kill_engine(paths, lab, n, r); break;
+        case FaultAction::start_engine: start_engine(paths, lab, n, r); break;
     }
     return r;
 }

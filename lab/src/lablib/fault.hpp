@@ -9,6 +9,10 @@
 //                 those saved at link-down and puts back any that went with the link
 //   http-500      the server's control socket: `status 500` (GET / and GET /health answer 500)
 //   http-200      `status 200`
+//   kill-engine   (lb nodes) SIGKILL to the node's lbd (its recorded pid): an engine crash; its
+//                 stale control socket is removed
+//   start-engine  (lb nodes) lbd started again exactly as `lab up` starts it (recorded); done once
+//                 its control socket answers
 //
 // Each is idempotent where that makes sense (kill-server on a stopped server, link-down on
 // a cut link, http-500 twice: nothing changes, `changed` is false); start-server on a
@@ -26,7 +30,7 @@
 
 namespace lab {
 
-enum class FaultAction { kill_server, start_server, link_down, link_up, http_500, http_200 };
+enum class FaultAction { kill_server, start_server, link_down, link_up, http_500, http_200, kill_engine, start_engine };
 
 struct FaultActionSpec {
     FaultAction action;
@@ -50,10 +54,14 @@ struct FaultResult {
     std::vector<std::string> notes;  // details: routes checked or restored, the old pid, ...
 };
 
-// Applies `action` to server node `node` of lab `lab`. Throws Error for a lab that does
+// Applies `action` to node `node` of lab `lab` (a server; an lb node for kill-engine and
+// start-engine). Throws Error for a lab that does
 // not exist, an unknown node or one that is no server (naming the servers), and an action
 // that makes no sense in the server's state (start-server while it runs).
 FaultResult apply_fault(const Paths& paths, const std::string& lab, const std::string& node, FaultAction action);
+
+// The lbd of lb node `node` that the manifest records and that still runs, or nullopt.
+std::optional<Proc> running_lbd(const Paths& paths, const std::string& lab, const std::string& node);
 
 // The lab_server of server `node` that the manifest records and that still runs (the
 // latest such line), or nullopt.

@@ -115,8 +115,11 @@ std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mo
     auto topo = paths.script("topo.sh");
     if (fs::exists(topo)) {
         script_name = "topo.sh";
-        return {"bash", topo.string(), "up", opt.name, mode.name, std::to_string(opt.servers)};
+        std::vector<std::string> argv{"bash", topo.string(), "up", opt.name, mode.name, std::to_string(opt.servers)};
+        if (opt.ha) argv.push_back("--ha");
+        return argv;
     }
+    if (opt.ha) throw Error(topo.string() + " is missing: only topo.sh builds an HA lab");
     auto legacy = paths.script("topo_" + mode.name + ".sh");
     if (fs::exists(legacy)) {
         script_name = legacy.filename().string();
@@ -143,10 +146,13 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         throw Error("invalid lab name '" + opt.name +
                     "': use 1 to 12 letters, digits or dashes, not starting with a dash");
     if (opt.servers < 1 || opt.servers > 9) throw Error("--servers must be between 1 and 9");
+    if (opt.ha && mode.name == "inline")
+        throw Error(std::string("--ha does not support mode inline (two-arm): ") + kHaTwoArmReason +
+                    "; use proxy or a DSR mode");
     require_root();
     std::string script_name;
     auto script_cmd = topology_command(paths, mode, opt, script_name);
-    auto lbd = paths.tool("lbd");
+    paths.tool("lbd");
     paths.tool("lab_server");  // named before anything is built when it is missing
     if (find_on_path("curl").empty()) throw Skip("command 'curl' not found");
     if (lab_exists(paths, opt.name))
@@ -155,7 +161,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
 
     LabGuard guard(paths, opt.name);
     info("bringing up lab " + opt.name + " (mode " + mode.name + ", " +
-         std::to_string(opt.servers) + " servers)");
+         std::to_string(opt.servers) + " servers" + (opt.ha ? ", HA: lb-a + lb-b" : "") + ")");
     auto r = run_command(script_cmd, kScriptTimeout);
     if (r.exit_code == 4) throw Skip(script_error(r));
     if (!r.ok()) throw Error(script_name + " failed: " + script_error(r));
@@ -165,6 +171,8 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     h.topo = Topology::load(paths.topology(opt.name));
     if (!h.topo.mode.empty() && h.topo.mode != mode.name)
         throw Error(script_name + " built a lab of mode '" + h.topo.mode + "', not '" + mode.name + "'");
+    if (opt.ha && h.topo.with_role("lb").size() < 2)
+        throw Error(script_name + " built no second lb node for --ha");
     auto state = paths.state_dir(opt.name);
     auto logs = state / "logs";
     fs::create_directories(logs);
@@ -185,13 +193,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         log("started lab_decap in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
         h.procs.push_back(p);
     }
-    for (const Node* n : h.topo.with_role("lb")) {
-        std::string config = config_of(*n);
-        auto p = spawn_detached(in_netns(n->netns, {lbd.string(), "--config", config}),
-                                logs / (n->name + ".lbd.log"), manifest, n->name + ".lbd");
-        log("started lbd in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
-        h.procs.push_back(p);
-    }
+    for (const Node* n : h.topo.with_role("lb")) h.procs.push_back(start_lbd(paths, opt.name, *n));
     for (const Node* n : h.topo.with_role("server")) h.procs.push_back(start_lab_server(paths, opt.name, *n));
 
     if (opt.wait) {
@@ -236,22 +238,44 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     return h;
 }
 
+namespace {
+
+// A restart (lab fault NODE start-server / start-engine) keeps the log of the earlier
+// run as LOG.1, LOG.2, ...
+void keep_old_log(const fs::path& log_path) {
+    if (!fs::exists(log_path)) return;
+    for (int i = 1; i < 1000; ++i) {
+        auto kept = log_path;
+        kept += "." + std::to_string(i);
+        if (fs::exists(kept)) continue;
+        std::error_code ec;
+        fs::rename(log_path, kept, ec);
+        return;
+    }
+}
+
+}  // namespace
+
+Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n) {
+    auto lbd = paths.tool("lbd");
+    auto state = paths.state_dir(lab);
+    auto logs = state / "logs";
+    fs::create_directories(logs);
+    auto log_path = logs / (n.name + ".lbd.log");
+    keep_old_log(log_path);
+    std::string config = n.config.empty() ? (state / (n.name + ".toml")).string() : n.config;
+    auto p = spawn_detached(in_netns(n.netns, {lbd.string(), "--config", config}), log_path, paths.manifest(lab),
+                            n.name + ".lbd");
+    log("started lbd in " + n.netns + " (pid " + std::to_string(p.pid) + ")");
+    return p;
+}
+
 Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n) {
     auto server = paths.tool("lab_server");
     auto logs = paths.state_dir(lab) / "logs";
     fs::create_directories(logs);
     auto log_path = logs / (n.name + ".lab_server.log");
-    // A restart (lab fault NODE start-server) keeps the log of the earlier run.
-    if (fs::exists(log_path)) {
-        for (int i = 1; i < 1000; ++i) {
-            auto kept = log_path;
-            kept += "." + std::to_string(i);
-            if (fs::exists(kept)) continue;
-            std::error_code ec;
-            fs::rename(log_path, kept, ec);
-            break;
-        }
-    }
+    keep_old_log(log_path);
     auto ctl = server_control_socket(paths, lab, n.name).string();
     // Idle keep-alive connections stay for kServerIdleTimeout, so connections a
     // client holds open (lab_client hold) stay established as long as a test needs.
@@ -303,7 +327,7 @@ std::string lab_status(const Paths& paths, const std::string& name) {
     } else {
         auto t = Topology::load(topo_file);
         o << "lab " << t.lab << ": mode " << t.mode << ", " << t.servers << " servers, VIP "
-          << t.vip << ", state " << state.string() << "\n";
+          << t.vip << (t.ha ? ", HA (VRRP: lb-a + lb-b)" : "") << ", state " << state.string() << "\n";
         o << "nodes:\n";
         for (const auto& n : t.nodes) {
             o << "  " << n.name << " (" << (n.role.empty() ? "?" : n.role) << ", netns " << n.netns
@@ -327,6 +351,15 @@ std::string lab_status(const Paths& paths, const std::string& name) {
                           ? ""
                           : (fs::exists(n->control_socket) ? " (present)" : " (missing)"))
                   << ", config " << (n->config.empty() ? "-" : n->config) << "\n";
+                // An HA pair: who is master, in lbctl vrrp's first line.
+                if (t.ha && !n->control_socket.empty() && fs::exists(n->control_socket)) {
+                    try {
+                        auto lines = split(unix_request_all(n->control_socket, "vrrp", milliseconds(1000)), '\n');
+                        if (!lines.empty()) o << "    " << trim(lines.front()) << "\n";
+                    } catch (const std::exception& e) {
+                        o << "    vrrp: no answer (" << e.what() << ")\n";
+                    }
+                }
             }
         }
         auto servers = t.with_role("server");

@@ -21,10 +21,16 @@ public:
     using Error::Error;
 };
 
+// Why `lab up --ha` refuses a two-arm mode (inline).
+inline constexpr const char* kHaTwoArmReason =
+    "the servers' gateway 192.0.2.1 would have to move with the VIP as a second VRRP address on the "
+    "back port, which the engine does not support";
+
 struct UpOptions {
     std::string name = "lab";
     std::string mode = "inline";
     int servers = 3;
+    bool ha = false;   // a second engine lb-b; both with [vrrp] and [sync] (one-arm modes only)
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };
@@ -35,8 +41,8 @@ struct LabHandle {
     std::vector<Proc> procs;  // lbd and lab_server processes started by lab_up
 };
 
-// Builds the topology (netns_scripts/topo.sh up NAME MODE SERVERS; topo_inline.sh
-// while topo.sh is absent), has `lbd --check` judge the engine config it wrote, starts
+// Builds the topology (netns_scripts/topo.sh up NAME MODE SERVERS [--ha]; topo_inline.sh
+// while topo.sh is absent; --ha refuses inline, see kHaTwoArmReason), has `lbd --check` judge the engine config it wrote, starts
 // lab_decap in each server whose node says decap = "user", lbd in each lb node and
 // lab_server in each server node (detached, logged, recorded), then waits for the VIP.
 // On any failure the lab is brought down and Error (or Skip) says why, with the
@@ -48,6 +54,11 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt);
 // STATE/logs/NODE.lab_server.log (an existing log is kept as NODE.lab_server.log.1,
 // .2, ...), recorded in the manifest as `NODE.lab_server`. Does not wait for it.
 Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n);
+
+// Starts lbd in lb node `n` of lab `lab` as `lab up` does: in n.netns, `lbd --config
+// CONFIG` (n.config, else STATE/NODE.toml), logged to STATE/logs/NODE.lbd.log (an
+// existing log is kept as NODE.lbd.log.1, ...), recorded as `NODE.lbd`. Does not wait.
+Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n);
 
 // netns_scripts/down.sh NAME (or --all); reaps the processes it stopped if they were
 // our children. Throws Error when down.sh fails; returns its summary line.

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include <ctime>
+#include <fstream>
 
 namespace lab {
 
@@ -36,7 +37,9 @@ const CheckResult* ModeRun::check(const std::string& name) const {
 }
 
 bool RunResults::passed() const {
-    if (modes.empty() && !algorithms && !health) return false;
+    if (modes.empty() && !algorithms && !health && ha.empty()) return false;
+    for (const auto& h : ha)
+        if (!h.passed()) return false;
     for (const auto& m : modes)
         if (!m.passed()) return false;
     if (health && !health->passed()) return false;
@@ -238,8 +241,40 @@ ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt
 }
 
 RunResults run_modes(const Paths& paths, const RunOptions& opt) {
-    if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "health" && opt.suite != "all")
-        throw Error("unknown suite '" + opt.suite + "' (modes, algorithms, health or all)");
+    if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "health" && opt.suite != "all" &&
+        opt.suite != "ha")
+        throw Error("unknown suite '" + opt.suite + "' (modes, algorithms, health, all or ha)");
+    if (opt.suite == "ha") {
+        // The HA failover scenario in each one-arm mode of --mode (inline cannot be HA);
+        // its own page and JSON files, not (yet) in index.html and results.json.
+        RunResults res;
+        res.started_at = now_iso();
+        auto t0 = steady_clock::now();
+        for (const ModeSpec* m : select_modes(opt.modes)) {
+            if (m->name == "inline") {
+                if (opt.modes != "all") throw Error(std::string("--suite ha: mode inline cannot be HA: ") + kHaTwoArmReason);
+                continue;
+            }
+            HaOptions ho;
+            ho.mode = m->name;
+            ho.name = opt.name.empty() ? unique_lab_name(paths, "ha") : opt.name;
+            ho.out = opt.out;
+            res.ha.push_back(run_ha_failover(paths, ho));
+            const auto& h = res.ha.back();
+            info("ha " + h.mode + ": " +
+                 (h.skipped ? "SKIPPED (" + h.skip_reason + ")"
+                            : std::string(h.passed() ? "pass" : "FAIL") + ", failover " +
+                                  std::to_string(h.failover.takeover_ms()) + " ms (traffic again after " +
+                                  std::to_string(h.failover.traffic_gap_ms()) + " ms), failback " +
+                                  std::to_string(h.failback.takeover_ms()) + " ms, " +
+                                  std::to_string(h.broken_downloads()) + "/" + std::to_string(h.downloads.size()) +
+                                  " long-lived broken"));
+        }
+        fs::create_directories(opt.out);
+        std::ofstream(opt.out / "ha.html") << ha_html(res.ha);
+        res.seconds = since(t0);
+        return res;
+    }
     std::vector<const ModeSpec*> modes;
     if (opt.suite == "modes" || opt.suite == "all") modes = select_modes(opt.modes);
     RunResults res;

@@ -13,6 +13,7 @@
 #include "lablib/checks.hpp"
 #include "lablib/facts.hpp"
 #include "lablib/health.hpp"
+#include "lablib/ha.hpp"
 #include "lablib/modes.hpp"
 #include "lablib/paths.hpp"
 #include "lablib/scenario.hpp"
@@ -21,7 +22,7 @@
 namespace lab {
 
 struct RunOptions {
-    std::string suite = "modes";     // "modes", "algorithms", "health" or "all" (every one)
+    std::string suite = "modes";     // "modes", "algorithms", "health", "all" (those three) or "ha"
     std::string modes = "all";       // a mode name or "all" (the modes and health suites)
     std::filesystem::path out;       // the report directory
     std::string name;                // lab name; empty: a unique one per mode
@@ -56,6 +57,7 @@ struct RunResults {
     std::vector<ModeRun> modes;
     std::optional<AlgoRun> algorithms;  // when the algorithms suite ran
     std::optional<HealthRun> health;    // when the health suite ran
+    std::vector<HaRun> ha;              // --suite ha: the failover scenario per one-arm mode of --mode
     // Every mode and the algorithms and health suites (what of them ran) passed; false
     // when nothing ran.
     bool passed() const;

@@ -57,6 +57,7 @@ Topology Topology::parse(const std::string& text, const std::string& source) {
     if (root.contains("dscp") && (t.dscp < 0 || t.dscp > 63))
         throw Error(where(*root.get("dscp"), source) + ": 'dscp' must be an integer 0..63");
     t.proxy_ip = get_str(root, "proxy_ip", "the top level", source, false);
+    t.ha = root["ha"].value<bool>().value_or(false);
     auto* nodes = root["nodes"].as_array();
     if (!nodes) throw Error(source + ": no [[nodes]]");
     for (auto& nn : *nodes) {

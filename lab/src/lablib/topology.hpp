@@ -49,6 +49,7 @@ struct Topology {
     int servers = 0;
     int dscp = -1;         // dsr-l3-dscp: the code that marks the VIP (-1: none)
     std::string proxy_ip;  // proxy: the LB's source address toward the servers
+    bool ha = false;       // `lab up --ha`: two lb nodes (lb-a, lb-b) sharing the VIP with VRRP
     std::vector<Node> nodes;
 
     // Throws Error naming the file and the key when something required is missing.
