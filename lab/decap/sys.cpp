@@ -31,11 +31,6 @@ void copy_ifname(char (&dst)[IFNAMSIZ], const std::string& name) {
 
 }  // namespace
 
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 bool valid_ifname(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
   for (char c : name) {

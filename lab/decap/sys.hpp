@@ -3,6 +3,8 @@
 // failed; nothing here is on the per-packet path except TunSink::write and read_packet.
 #pragma once
 
+#include "lab/common/fd.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,31 +15,7 @@
 namespace lab::decap {
 
 // Owns one file descriptor; closes it on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) reset(o.release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using Fd = lab::Fd;
 
 // A usable interface name: 1..15 characters of [A-Za-z0-9_.-], not "." or "..", so it is
 // also safe inside a /proc/sys path.

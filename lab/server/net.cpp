@@ -13,11 +13,6 @@
 
 namespace lab::srv {
 
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 std::optional<Endpoint> make_endpoint(const std::string& ip, std::uint16_t port) {
   Endpoint ep;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);

@@ -1,6 +1,8 @@
 // Small socket helpers shared by lab_server and lab_client.
 #pragma once
 
+#include "lab/common/fd.hpp"
+
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -12,31 +14,7 @@
 namespace lab::srv {
 
 // Owns one file descriptor; closes it on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) reset(o.release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using Fd = lab::Fd;
 
 struct Endpoint {
   sockaddr_storage addr{};
