@@ -30,6 +30,21 @@ CommandResult client_run(const ScenarioContext& c, ScenarioOutcome& out,
     return run_command(in_netns(c.client.netns, argv), timeout);
 }
 
+// `lab_client udp VIP PORT --message MESSAGE [more...]` from a source port chosen here
+// (base + pid % 2000), so the checks know the client's port even when the server sees
+// another one (proxy). Sets cport and exit_code.
+CommandResult udp_client_run(const ScenarioContext& c, ScenarioOutcome& out, int base, const std::string& port,
+                             const std::string& message, const std::vector<std::string>& more = {}) {
+    const std::string cport = std::to_string(base + ::getpid() % 2000);
+    out.values["cport"] = cport;
+    std::vector<std::string> argv{c.paths.tool("lab_client").string(), "udp", c.topo.vip, port, "--message",
+                                  message, "--source-port", cport};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto r = client_run(c, out, argv, kShort);
+    out.values["exit_code"] = std::to_string(r.exit_code);
+    return r;
+}
+
 // "<local_ip> <local_port> <http_code> [more...]" written by curl -w.
 bool parse_write_out(const std::string& line, ScenarioOutcome& out) {
     auto w = split_ws(line);
@@ -85,16 +100,8 @@ ScenarioSpec udp_scenario() {
     s.title = "UDP echo from client1 (lab_client udp VIP 80 --message hello, from a chosen source port)";
     s.run = [](const ScenarioContext& c) {
         ScenarioOutcome out;
-        auto client = c.paths.tool("lab_client").string();
-        // The client's port is chosen here, so the checks know it even when the server
-        // sees another one (proxy).
-        std::string cport = std::to_string(33000 + ::getpid() % 2000);
-        out.values["cport"] = cport;
-        auto r = client_run(c, out,
-                            {client, "udp", c.topo.vip, "80", "--message", "hello", "--source-port", cport},
-                            kShort);
+        auto r = udp_client_run(c, out, 33000, "80", "hello");
         out.output = bounded(trim(r.out));
-        out.values["exit_code"] = std::to_string(r.exit_code);
         if (!r.ok()) {
             out.error = fail_text(r);
             return out;
@@ -121,15 +128,8 @@ ScenarioSpec unreachable_scenario() {
               "translated (lab_client udp VIP 9: its connected socket reports ECONNREFUSED)";
     s.run = [](const ScenarioContext& c) {
         ScenarioOutcome out;
-        auto client = c.paths.tool("lab_client").string();
-        std::string cport = std::to_string(35000 + ::getpid() % 2000);
-        out.values["cport"] = cport;
-        auto r = client_run(c, out,
-                            {client, "udp", c.topo.vip, "9", "--message", "anyone?", "--source-port", cport,
-                             "--timeout-ms", "3000"},
-                            kShort);
+        auto r = udp_client_run(c, out, 35000, "9", "anyone?", {"--timeout-ms", "3000"});
         out.output = bounded(trim(r.out + "\n" + r.err));
-        out.values["exit_code"] = std::to_string(r.exit_code);
         const bool refused = (r.out + r.err).find("Connection refused") != std::string::npos;
         out.values["refused"] = refused ? "yes" : "no";
         out.ok = r.exit_code == 1 && refused;
@@ -147,15 +147,8 @@ ScenarioSpec client_gone_scenario() {
               "ICMP port unreachable about the echo must reach the server translated";
     s.run = [](const ScenarioContext& c) {
         ScenarioOutcome out;
-        auto client = c.paths.tool("lab_client").string();
-        std::string cport = std::to_string(37000 + ::getpid() % 2000);
-        out.values["cport"] = cport;
-        auto r = client_run(c, out,
-                            {client, "udp", c.topo.vip, "80", "--message", "bye", "--source-port", cport,
-                             "--from-closed-port"},
-                            kShort);
+        auto r = udp_client_run(c, out, 37000, "80", "bye", {"--from-closed-port"});
         out.output = bounded(trim(r.out + "\n" + r.err));
-        out.values["exit_code"] = std::to_string(r.exit_code);
         out.ok = r.ok();
         if (!out.ok) out.error = fail_text(r);
         return out;
