@@ -341,9 +341,10 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   Ipv4Hdr* ip = p.ip;
   const uint32_t daddr = ip->daddr;
   const bool for_vip = is_vip_address(daddr);
-  const bool for_us = !for_vip && is_own_address(daddr);
+  const bool own = is_own_address(daddr);  // a port's address (which may also be a PIP)
+  const bool for_us = !for_vip && own;
   // Probe answers come to a port's own address, which may also be a PIP.
-  if (!ip->is_fragment() && (p.tcp || p.icmp) && is_own_address(daddr) && health_reply(p, now)) return;
+  if (own && !ip->is_fragment() && (p.tcp || p.icmp) && health_reply(p, now)) return;
   if (ha_.sync && p.udp && daddr == ha_.sync_addr && ntohs(p.udp->dest) == ha_.udp_port && !ip->is_fragment())
     return sync_receive(p, now);
   // A VRRP backup serves nothing but its own addresses (health answers, sync, ICMP echo).
