@@ -525,15 +525,6 @@ void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
   if (sampled) v.sched_in[e.backend].rtt_ms = b.rtt.score_ms();
 }
 
-void Engine::add_probe_rtt(const IpAddr& addr, uint16_t port, uint32_t us) {
-  for (auto& v : vips_)
-    for (size_t i = 0; i < v.backends.size(); ++i)
-      if (v.backends[i].cfg.address == addr && v.backends[i].cfg.port == port) {
-        v.backends[i].rtt.add_connect_us(us);
-        v.sched_in[i].rtt_ms = v.backends[i].rtt.score_ms();
-      }
-}
-
 // Tries ports from a moving cursor, skipping any whose reply key a flow still holds (an
 // expired holder is released first). Bounded: a full range is not searched per packet.
 bool Engine::allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now) {

@@ -133,9 +133,6 @@ class Engine {
   std::string remove_backend(const std::string& vip, const IpAddr& addr, uint16_t port);
   std::string set_algorithm(const std::string& vip, Algorithm a);
   std::string set_min_active(const std::string& vip, uint32_t n);
-  // RTT samples from elsewhere (health probes): a connect-time sample for every backend
-  // of every VIP at addr:port.
-  void add_probe_rtt(const IpAddr& addr, uint16_t port, uint32_t us);
 
   const Config& config() const { return cfg_; }
   const EngineStats& stats() const { return stats_; }
