@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # topo.sh: the lab of docs/lab.md, in the topology of one forwarding mode.
 #
-#   topo.sh up NAME MODE [SERVERS] [--ha]
+#   topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
 #                                    build lab NAME for MODE with SERVERS servers (1..9, default 3);
-#                                    --ha adds lb-b (see "HA" below)
+#                                    --ha adds lb-b (see "HA" below); --no-sync leaves [sync] out;
+#                                    --algorithm sets the VIPs' algorithm (default rr)
 #   topo.sh down NAME                the same as down.sh NAME
 #
 # MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
@@ -84,18 +85,24 @@
 # In modes 3 the router has rp_filter=0 (all, default, each interface): DSR replies
 # come from the VIP but enter the router on eth2.
 #
-# HA (--ha, one-arm modes only): a second engine, lb-b, in its own namespace NAME-lb-b,
-# with its own TAP lbb-front on br-front (203.0.113.3, MAC 02:00:00:71:00:03). Both
-# engines get [vrrp] on `front` (vrid 51, lb-a priority 200, lb-b 100, preempt, adverts
-# every 100 ms) and [sync] to the other's front address; whichever is master answers
-# ARP for the VIP (and the PIP) and forwards.
+# HA (--ha): a second engine, lb-b, in its own namespace NAME-lb-b, with its own TAP
+# lbb-front on br-front (203.0.113.3, MAC 02:00:00:71:00:03). Both engines get [vrrp] on
+# `front` (vrid 51, lb-a priority 200, lb-b 100, preempt, adverts every 100 ms) and,
+# unless --no-sync, [sync] to the other's front address; whichever is master answers ARP
+# for the VIP (and the PIP) and forwards.
 #
 #     router eth1 .1 --+-- br-front --+ lba-front (TAP) .2  [lbd lb-a, VRRP 200, master]
 #                      |              + lbb-front (TAP) .3  [lbd lb-b, VRRP 100, backup]
 #                      |                  VIP .10 (+ PIP .20) on the master only
 #
-# Inline is refused with --ha: the servers' gateway 192.0.2.1 would have to move with the
-# VIP as a second VRRP address on the back port, which the engine does not support.
+# Inline with --ha: each engine also has a back TAP on br-back, lba-back 192.0.2.2
+# (02:00:00:02:00:02) and lbb-back 192.0.2.3 (02:00:00:02:00:03); the servers' gateway
+# 192.0.2.1 is a [vrrp] address (`addresses`) on `back`, held by the master like the VIP,
+# so the servers' replies follow the VIP to the new master after its GARPs.
+#
+#     br-back --+ lba-back (TAP) .2 [lb-a]   gateway .1 on the master only
+#               + lbb-back (TAP) .3 [lb-b]
+#               +-- server1-eth0 ... serverN-eth0 (default via 192.0.2.1)
 #
 # MACs are 02:00:00:<net>:00:<host> (docs/lab.md). Writes /run/lblab/NAME/{manifest,
 # topology.toml,lb-a.toml[,lb-b.toml]}. Prints one summary line on success; on failure removes what
@@ -112,14 +119,18 @@ readonly MODES="inline proxy dsr-l2 dsr-l3-dscp dsr-l3-tunnel"
 readonly VIP=203.0.113.10 PROXY_IP=203.0.113.20 DSCP=10
 readonly ROUTER_CLI=198.51.100.1 ROUTER_FRONT=203.0.113.1 ROUTER_REMOTE=198.18.0.1
 readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1 LBB_FRONT=203.0.113.3
+readonly LBA_BACK_HA=192.0.2.2 LBB_BACK_HA=192.0.2.3
 readonly VRRP_VRID=51 SYNC_UDP_PORT=8848
-HA=0
+readonly ALGORITHMS="rr wrr lc wlc rtt priority sh maglev"
+HA=0 SYNC=1 ALGORITHM=rr
 
 usage() {
 	cat <<EOF
-usage: topo.sh up NAME MODE [SERVERS] [--ha]
+usage: topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
                                       build lab NAME for MODE (SERVERS 1..9, default 3);
-                                      --ha: a second engine lb-b with VRRP and sync (not inline)
+                                      --ha: a second engine lb-b with VRRP and sync;
+                                      --no-sync: HA without connection sync;
+                                      --algorithm: the VIPs' algorithm (default rr)
        topo.sh down NAME                remove lab NAME (same as down.sh NAME)
 MODE: ${MODES// /, }
 EOF
@@ -182,11 +193,16 @@ plan_taps() { # [LB]
 	case ${1:-lb-a} in
 	lb-a)
 		echo "front lba-front br-front front $LB_FRONT/24 02:00:00:71:00:02"
-		if ((LB_ARMS == 2)); then
+		if ((LB_ARMS == 2 && HA == 0)); then
 			echo "back lba-back br-back back $LB_BACK/24 02:00:00:02:00:01"
+		elif ((LB_ARMS == 2)); then # the gateway .1 is the pair's [vrrp] address
+			echo "back lba-back br-back back $LBA_BACK_HA/24 02:00:00:02:00:02"
 		fi
 		;;
-	lb-b) echo "front lbb-front br-front front $LBB_FRONT/24 02:00:00:71:00:03" ;;
+	lb-b)
+		echo "front lbb-front br-front front $LBB_FRONT/24 02:00:00:71:00:03"
+		((LB_ARMS == 1)) || echo "back lbb-back br-back back $LBB_BACK_HA/24 02:00:00:02:00:03"
+		;;
 	esac
 }
 
@@ -279,7 +295,7 @@ address = "$VIP"
 port = 80
 protocol = "$2"
 mode = "$3"
-algorithm = "rr"
+algorithm = "$ALGORITHM"
 EOF
 	[[ $3 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
 	[[ $3 != dsr-l3-dscp ]] || echo "dscp = $DSCP"
@@ -317,7 +333,8 @@ EOF
 
 # toml_ha LB: [vrrp] and [sync] of engine LB (lb-a or lb-b), in the format of
 # lb_engine/examples/ha-proxy.toml: lb-a priority 200, lb-b 100, preempt; each syncs
-# to the other's front address.
+# to the other's front address (not with --no-sync). Two-arm: the servers' gateway is a
+# [vrrp] address on `back` (lb_engine/examples/ha-inline.toml).
 toml_ha() { # LB
 	local priority=200 peer=$LBB_FRONT
 	if [[ $1 == lb-b ]]; then priority=100 peer=$LB_FRONT; fi
@@ -332,6 +349,12 @@ preempt = true
 preempt_delay_ms = 0
 garp_count = 5
 garp_interval_ms = 100
+EOF
+	if ((LB_ARMS == 2)); then
+		echo "addresses = [{ port = \"back\", address = \"$LB_BACK\" }]"
+	fi
+	((SYNC)) || return 0
+	cat <<EOF
 
 [sync]
 port = "front"
@@ -447,11 +470,22 @@ setup_servers() { # LAB MODE SERVERS
 
 cmd_up() { # NAME MODE [SERVERS] [--ha]
 	local -a args=()
-	local arg
-	for arg in "$@"; do
-		if [[ $arg == --ha ]]; then HA=1; else args+=("$arg"); fi
+	while (($# > 0)); do
+		case $1 in
+		--ha) HA=1 ;;
+		--no-sync) SYNC=0 ;;
+		--algorithm)
+			(($# >= 2)) || die "--algorithm needs a value (${ALGORITHMS// /, })"
+			ALGORITHM=$2
+			shift
+			;;
+		*) args+=("$1") ;;
+		esac
+		shift
 	done
 	set -- "${args[@]}"
+	[[ " $ALGORITHMS " == *" $ALGORITHM "* ]] || die "unknown algorithm '$ALGORITHM' (${ALGORITHMS// /, })"
+	((SYNC || HA)) || die "--no-sync needs --ha (only an HA pair syncs)"
 	(($# >= 2 && $# <= 3)) || { usage >&2; exit 2; }
 	local lab=$1 mode=$2 servers=${3:-3} state node role ifname bridge segment addr mac i lb
 	local -a nodes bridges features=(netns veth bridge tun) cmds=(ip ethtool sysctl)
@@ -462,9 +496,6 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		exit 2
 	fi
 	[[ $servers =~ ^[1-9]$ ]] || die "SERVERS must be 1 to 9, not '$servers'"
-	if ((HA)) && ((LB_ARMS != 1)); then
-		die "--ha needs a one-arm mode, not $mode: the servers' gateway $LB_BACK would have to be a second VRRP address on the back port, which the engine does not support"
-	fi
 	require_root
 	if [[ $mode == dsr-l3-dscp ]]; then
 		cmds+=(nft)
@@ -531,7 +562,12 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 	dsr-l3-dscp) extra=", DSCP $DSCP" ;;
 	dsr-l3-tunnel) extra=", decap $(server_decap "$mode")" ;;
 	esac
-	((HA == 0)) || extra+=", HA lb-a $LB_FRONT + lb-b $LBB_FRONT (VRRP vrid $VRRP_VRID)"
+	if ((HA)); then
+		extra+=", HA lb-a $LB_FRONT + lb-b $LBB_FRONT (VRRP vrid $VRRP_VRID"
+		((SYNC)) || extra+=", no sync"
+		extra+=")"
+	fi
+	[[ $ALGORITHM == rr ]] || extra+=", algorithm $ALGORITHM"
 	echo "lab $lab up: $mode, $(plural "$servers" server servers), ${#nodes[@]} namespaces ($lab-*), VIP $VIP$extra, state $state"
 }
 

@@ -15,8 +15,11 @@ void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt) {
     sub->add_option("--name", opt->name, "lab name (1-12 letters, digits, dashes)")->capture_default_str();
     sub->add_option("--servers", opt->servers, "number of servers")->check(CLI::Range(1, 9))->capture_default_str();
     sub->add_flag("--ha", opt->ha,
-                  "two engines, lb-a and lb-b, sharing the VIP with VRRP and syncing flows (one-arm modes: "
-                  "proxy and the DSR modes)");
+                  "two engines, lb-a and lb-b, sharing the VIP with VRRP and syncing flows (inline: the servers' "
+                  "gateway moves with the VIP)");
+    sub->add_flag("--no-sync", opt->no_sync, "with --ha: no connection sync between the two engines");
+    sub->add_option("--algorithm", opt->algorithm, "the VIPs' scheduling algorithm (default rr)")
+        ->check(CLI::IsMember({"rr", "wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"}));
     sub->add_option("--wait", opt->wait_seconds, "seconds to wait for the VIP to answer")
         ->check(CLI::Range(1, 300))
         ->capture_default_str();
@@ -31,6 +34,8 @@ int run_up(const UpOptions& opt) {
     up.mode = opt.mode;
     up.servers = opt.servers;
     up.ha = opt.ha;
+    up.sync = !opt.no_sync;
+    up.algorithm = opt.algorithm;
     up.wait = !opt.no_wait;
     up.wait_timeout = std::chrono::seconds(opt.wait_seconds);
     auto h = lab::lab_up(paths, up);

@@ -16,6 +16,8 @@ struct UpOptions {
     std::string name = "lab";
     int servers = 3;
     bool ha = false;
+    bool no_sync = false;
+    std::string algorithm;
     bool no_wait = false;
     int wait_seconds = 15;
 };

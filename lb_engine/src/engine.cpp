@@ -127,6 +127,11 @@ Engine::~Engine() {
 
 // ---------------------------------------------------------------- classification
 
+static bool picks_up_midstream(const VipConfig& v) {
+  return (v.mode == Mode::dsr_l2 || v.mode == Mode::dsr_l3_dscp || v.mode == Mode::dsr_l3_tunnel) &&
+         (v.algorithm == Algorithm::maglev || v.algorithm == Algorithm::sh);
+}
+
 bool Engine::is_vip_address(uint32_t addr) const {
   for (auto& v : vips_)
     if (v.cfg.address.v4_net() == addr || (v.pip && v.pip == addr)) return true;
@@ -216,7 +221,9 @@ void Engine::handle_arp(size_t port, uint8_t* frame, size_t len, uint64_t now) {
   if (ntohs(arp->op) != ArpHdr::kRequest) return;  // a reply: learned above, nothing to send
   const Port& pt = ports_[port];
   const bool own = pt.cfg.address.addr.v4_net() == tpa;
-  const bool vip = !own && is_vip_address(tpa) && pt.cfg.address.contains(IpAddr::v4(tpa));
+  // A [vrrp] address (the inline servers' gateway) is answered like a VIP: by the master.
+  const bool vip = !own && ((is_vip_address(tpa) && pt.cfg.address.contains(IpAddr::v4(tpa))) ||
+                            (ha_.vrrp && is_ha_address(port, tpa)));
   if (!own && !vip) return stats_.drop(Drop::arp_not_for_us);
   if (ha_.vrrp) {
     if (spa == tpa) return;  // a gratuitous ARP (the peer taking over): an announcement, not a question
@@ -342,7 +349,8 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const uint32_t daddr = ip->daddr;
   const bool for_vip = is_vip_address(daddr);
   const bool own = is_own_address(daddr);  // a port's address (which may also be a PIP)
-  const bool for_us = !for_vip && own;
+  // A [vrrp] address is ours while we are master: pinging the gateway answers.
+  const bool for_us = !for_vip && (own || (!ha_.extra.empty() && !ha_.standby && is_ha_address(port, daddr)));
   // Probe answers come to a port's own address, which may also be a PIP.
   if (own && !ip->is_fragment() && (p.tcp || p.icmp) && health_reply(p, now)) return;
   if (ha_.sync && p.udp && daddr == ha_.sync_addr && ntohs(p.udp->dest) == ha_.udp_port && !ip->is_fragment())
@@ -392,8 +400,17 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
     if (!for_vip) return stats_.drop(Drop::not_for_vip);
     const int vi = find_vip(daddr, ip->protocol, dport);
     if (vi < 0) return stats_.drop(Drop::no_service);
-    if (p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck | TcpHdr::kRst)) != TcpHdr::kSyn)
-      return stats_.drop(Drop::no_flow);
+    // TCP without a flow starts one only with a SYN. Except mid-stream in a DSR mode with
+    // a consistent hash (maglev, sh): the backend is a function of the packet and the
+    // backend set, so any engine with the same set picks the one the connection lives on
+    // (a peer that took over without sync, or this engine after a restart). The flow is
+    // taken up as established; an RST is still not a reason to make one.
+    bool pickup = false;
+    if (p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck | TcpHdr::kRst)) != TcpHdr::kSyn) {
+      if (!picks_up_midstream(vips_[vi].cfg) || (flags & (TcpHdr::kSyn | TcpHdr::kRst)) || !(flags & TcpHdr::kAck))
+        return stats_.drop(Drop::no_flow);
+      pickup = true;
+    }
     if (routes_packets(vips_[vi].cfg.mode) && ip->ttl <= 1) return stats_.drop(Drop::ttl_exceeded);  // no flow for it
     const uint32_t id = new_flow(static_cast<size_t>(vi), key, now);
     if (id == FlowTable::kNone) {  // counted by new_flow
@@ -407,6 +424,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
       return;
     }
     hit = FlowTable::Hit{id, Dir::original, false};
+    if (pickup) bump(stats_.flows_picked_up);
   }
   forward(p, hit, flags, now);
 }

@@ -396,6 +396,7 @@ const ExampleCase kExamples[] = {
     {"dsr-l3-dscp.toml", "dsr-l3-dscp", "198.18.0.11"},
     {"dsr-l3-tunnel.toml", "dsr-l3-tunnel", "198.18.0.11"},
     {"ha-proxy.toml", "proxy", "198.18.0.11"},
+    {"ha-inline.toml", "inline", "192.0.2.11"},
 };
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleConfig, ::testing::ValuesIn(kExamples),
                          [](const ::testing::TestParamInfo<ExampleCase>& i) {
@@ -714,6 +715,18 @@ udp_port = 9000
   EXPECT_EQ(c.sync->udp_port, 9000);
 }
 
+TEST(ConfigHa, VrrpAddressesAreReadWithTheirPorts) {
+  lb::Config c = lb::parse_config(with_tail("[vrrp]\nport = \"front\"\naddresses = [{ port = \"back\", address = "
+                                            "\"192.0.2.254\" }, { port = \"front\", address = \"203.0.113.99\" }]\n"),
+                                  "test.toml");
+  ASSERT_TRUE(c.vrrp.has_value());
+  ASSERT_EQ(c.vrrp->addresses.size(), 2u);
+  EXPECT_EQ(c.vrrp->addresses[0].port, "back");
+  EXPECT_EQ(c.vrrp->addresses[0].address.str(), "192.0.2.254");
+  EXPECT_EQ(c.vrrp->addresses[1].port, "front");
+  EXPECT_EQ(c.vrrp->addresses[1].address.str(), "203.0.113.99");
+}
+
 TEST(ConfigHa, SyncUdpPortDefaultsTo8848) {
   lb::Config c = lb::parse_config(
       with_tail("[vrrp]\nport = \"front\"\n\n[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\n"), "test.toml");
@@ -742,6 +755,18 @@ const HaBadCase kBadHa[] = {
     {"VrrpWithoutPort", "[vrrp]\nvrid = 5\n", 1, "vrrp.port"},
     {"VrrpUnknownKey", "[vrrp]\nport = \"front\"\nadvert_int = 100\n", 3, "vrrp.advert_int"},
     {"GarpIntervalZero", "[vrrp]\nport = \"front\"\ngarp_interval_ms = 0\n", 3, "vrrp.garp_interval_ms"},
+    {"AddressesNotAnArray", "[vrrp]\nport = \"front\"\naddresses = \"192.0.2.254\"\n", 3, "vrrp.addresses"},
+    {"AddressOffItsPortsSubnet", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"back\", address = \"203.0.113.99\" }]\n",
+     3, "vrrp.addresses[0].address"},
+    {"AddressIsAPortsOwn", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"back\", address = \"192.0.2.1\" }]\n", 3,
+     "vrrp.addresses[0].address"},
+    {"AddressIsTheVip", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"front\", address = \"203.0.113.10\" }]\n", 3,
+     "vrrp.addresses[0].address"},
+    {"AddressUnknownPort", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"bak\", address = \"192.0.2.254\" }]\n", 3,
+     "vrrp.addresses[0].port"},
+    {"AddressWithoutAddress", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"back\" }]\n", 3, "vrrp.addresses[0].address"},
+    {"AddressUnknownKey", "[vrrp]\nport = \"front\"\naddresses = [{ port = \"back\", address = \"192.0.2.254\", mac = 1 }]\n",
+     3, "vrrp.addresses[0].mac"},
     {"TrackPenaltyAbove255", "[vrrp]\nport = \"front\"\ntrack_backends_penalty = 300\n", 3, "vrrp.track_backends_penalty"},
     {"SyncWithoutVrrp", "[sync]\nport = \"front\"\npeer = \"203.0.113.3\"\n", 1, "sync"},
     {"SyncUnknownPort", "[vrrp]\nport = \"front\"\n[sync]\nport = \"sync\"\npeer = \"203.0.113.3\"\n", 4, "sync.port"},
@@ -821,6 +846,20 @@ TEST(ConfigHa, ExampleHaConfigLoadsWithVrrpAndSyncOnTheFrontPort) {
   EXPECT_EQ(c.sync->port, "front");
   EXPECT_EQ(c.sync->peer.str(), "203.0.113.3") << "lb-b in the lab's plan";
   EXPECT_EQ(c.sync->udp_port, 8848);
+}
+
+TEST(ConfigHa, ExampleInlineHaConfigHoldsTheServersGatewayAsAVrrpAddressOnBack) {
+  lb::Config c;
+  try {
+    c = lb::load_config(LB_ENGINE_SOURCE_DIR "/examples/ha-inline.toml");
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  ASSERT_TRUE(c.vrrp.has_value());
+  ASSERT_EQ(c.vrrp->addresses.size(), 1u);
+  EXPECT_EQ(c.vrrp->addresses[0].port, "back");
+  EXPECT_EQ(c.vrrp->addresses[0].address.str(), "192.0.2.1");
+  EXPECT_EQ(c.ports[1].address.str(), "192.0.2.2/24") << "the engine's own back address is another one";
 }
 
 }  // namespace

@@ -225,4 +225,81 @@ TEST_F(DsrL3DscpTest, SynWithTtlOfOneIsDroppedAsTtlExceeded) {
   EXPECT_EQ(drops(Drop::ttl_exceeded), 1u);
 }
 
+// ----------------------------------------------------------------- mid-stream pickup
+
+// A DSR VIP with a consistent hash (maglev, sh) takes a flow up from any ACK: an engine
+// that never saw the SYN (a VRRP peer that took over without sync, this engine after a
+// restart) sends the packet to the server the hash names, which is the one a SYN would
+// have gone to. Other algorithms cannot know that server and drop it (no_flow).
+lb::Config with_algorithm(lb::Config c, lb::Algorithm a) {
+  for (auto& v : c.vips) v.algorithm = a;
+  return c;
+}
+
+// One engine of several in a test (the fixture, usable on its own).
+struct Lb final : OneArmTest {
+  explicit Lb(lb::Config c) : OneArmTest(std::move(c)) {}
+  void TestBody() override {}
+  using OneArmTest::drops, OneArmTest::engine, OneArmTest::expect_no_output, OneArmTest::inject,
+      OneArmTest::only_output, OneArmTest::resolve_neighbours;
+};
+
+class DsrPickupTest : public ::testing::TestWithParam<lb::Algorithm> {};
+
+TEST_P(DsrPickupTest, AnAckWithoutAFlowGoesWhereTheSynWentOnAnotherEngineWithTheSameBackends) {
+  Lb saw_syn(with_algorithm(one_arm_config(lb::Mode::dsr_l2), GetParam()));
+  Lb took_over(with_algorithm(one_arm_config(lb::Mode::dsr_l2), GetParam()));
+  saw_syn.resolve_neighbours();
+  took_over.resolve_neighbours();
+  std::set<std::string> servers;
+  for (uint16_t sport = 41000; sport < 41032; ++sport) {
+    for (const char* client : {kClient1, kClient2}) {
+      saw_syn.inject(client_syn(sport, client));
+      const auto syn_out = saw_syn.only_output();
+      took_over.inject(client_ack(sport, client));
+      const auto ack_out = took_over.only_output();
+      ASSERT_FALSE(syn_out.empty());
+      ASSERT_FALSE(ack_out.empty());
+      const std::string want = Sent(syn_out).eth.dst_addr().to_string();
+      EXPECT_EQ(Sent(ack_out).eth.dst_addr().to_string(), want) << client << ":" << sport;
+      servers.insert(want);
+    }
+  }
+  EXPECT_GT(servers.size(), GetParam() == lb::Algorithm::sh ? 1u : 2u) << "the flows spread over the servers";
+  EXPECT_EQ(took_over.engine.stats().flows_picked_up.load(), 64u);
+  EXPECT_EQ(took_over.drops(Drop::no_flow), 0u);
+  auto flows = took_over.engine.flows();
+  ASSERT_EQ(flows.size(), 64u);
+  for (auto& f : flows) EXPECT_EQ(f.state, "established") << f.client;
+  EXPECT_EQ(saw_syn.engine.stats().flows_picked_up.load(), 0u) << "a SYN starts a flow, not a pickup";
+}
+
+TEST_P(DsrPickupTest, ARstOrAPacketWithoutAckStartsNoFlow) {
+  Lb e(with_algorithm(one_arm_config(lb::Mode::dsr_l2), GetParam()));
+  e.resolve_neighbours();
+  for (uint16_t flags : {uint16_t(Tins::TCP::RST), uint16_t(Tins::TCP::RST | ACK), uint16_t(Tins::TCP::FIN),
+                         uint16_t(Tins::TCP::PSH), uint16_t(SYN | ACK)}) {
+    auto f = from_router() / ipv4(kVip, kClient1) / tcp_seg(80, 41000, flags, 1000, 1);
+    e.inject(f);
+    e.expect_no_output();
+  }
+  EXPECT_EQ(e.drops(Drop::no_flow), 5u);
+  EXPECT_EQ(e.engine.flows().size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(ConsistentHash, DsrPickupTest, ::testing::Values(lb::Algorithm::maglev, lb::Algorithm::sh),
+                         [](const auto& i) { return std::string(i.param == lb::Algorithm::sh ? "sh" : "maglev"); });
+
+TEST(DsrNoPickup, WithRoundRobinOrInProxyModeAnAckWithoutAFlowIsDroppedAsNoFlow) {
+  for (auto [mode, algo] : {std::pair{lb::Mode::dsr_l2, lb::Algorithm::rr}, std::pair{lb::Mode::dsr_l2, lb::Algorithm::lc},
+                            std::pair{lb::Mode::proxy, lb::Algorithm::maglev}}) {
+    Lb e(with_algorithm(one_arm_config(mode), algo));
+    e.resolve_neighbours();
+    e.inject(client_ack(41000));
+    e.expect_no_output();
+    EXPECT_EQ(e.drops(Drop::no_flow), 1u);
+    EXPECT_EQ(e.engine.stats().flows_picked_up.load(), 0u);
+  }
+}
+
 }  // namespace

@@ -477,6 +477,88 @@ TEST_F(HaVirtualMacTest, ShutdownAdvertLeavesFromTheVirtualMac) {
   EXPECT_EQ(adverts[0].priority, 0);
 }
 
+// ----------------------------------------------------------------- [vrrp] addresses
+//
+// Inline (two-arm): the servers' gateway is a [vrrp] address on the back port, held by
+// the master like a VIP, so the servers' replies follow the VIP to the new master.
+//   lb back 192.0.2.2 (02:00:00:02:00:02), gateway 192.0.2.1, server 192.0.2.11
+
+constexpr size_t kBackPort = 1;
+const char* const kBackIp = "192.0.2.2";
+const char* const kBackMac = "02:00:00:02:00:02";
+const char* const kGateway = "192.0.2.1";
+const char* const kServerIp = "192.0.2.11";
+const char* const kServerMac = "02:00:00:02:00:0b";
+
+class HaAddressesTest : public HaVrrpTest {
+ protected:
+  void SetUp() override {
+    lb::Config c = ha_config();
+    c.ports.push_back({.name = "back", .tap = "t-back", .mac = *lb::MacAddr::parse(kBackMac),
+                       .address = *lb::Prefix::parse("192.0.2.2/24")});
+    c.vrrp->addresses.push_back({.port = "back", .address = *lb::IpAddr::parse(kGateway)});
+    start(c);
+  }
+  // A server asks for (or pings) `target` on the back segment; what the engine sent back.
+  Frames from_server(Tins::PDU&& l3, const char* dst_mac) {
+    auto f = Tins::EthernetII(hw(dst_mac), hw(kServerMac)) / l3;
+    a->inject(with_vnet(f), kBackPort);
+    return a->take(kBackPort);
+  }
+  Frames arp_from_server(const char* target) {
+    auto req = Tins::ARP::make_arp_request(target, kServerIp, hw(kServerMac));
+    a->inject(with_vnet(req), kBackPort);
+    return a->take(kBackPort);
+  }
+};
+
+TEST_F(HaAddressesTest, BackupAnswersNoArpForTheGatewayButForItsOwnBackAddress) {
+  EXPECT_TRUE(arp_from_server(kGateway).empty());
+  EXPECT_EQ(a->drops(Drop::vrrp_backup), 1u);
+  const Frames own = arp_from_server(kBackIp);
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(Sent(own[0]).eth.find_pdu<Tins::ARP>()->sender_hw_addr().to_string(), kBackMac);
+}
+
+TEST_F(HaAddressesTest, TheNewMasterAnnouncesTheGatewayOnTheBackPortAndAdvertisesIt) {
+  const Frames front = become_master();
+  const auto adverts = adverts_in(front);
+  ASSERT_EQ(adverts.size(), 1u);
+  EXPECT_EQ(addrs_of(adverts[0]), (std::vector<std::string>{kVip, kPip, kGateway}));
+  EXPECT_EQ(garps_in(front), (std::vector<std::string>{kVip, kPip})) << "the gateway is not announced on the front";
+  EXPECT_EQ(garps_in(a->take(kBackPort), kBackMac), (std::vector<std::string>{kGateway}));
+}
+
+TEST_F(HaAddressesTest, TheMasterAnswersArpAndEchoForTheGatewayOnlyOnItsPort) {
+  become_master();
+  a->take(kBackPort);
+  const Frames arp = arp_from_server(kGateway);
+  ASSERT_EQ(arp.size(), 1u);
+  Sent s(arp[0]);
+  EXPECT_EQ(s.eth.find_pdu<Tins::ARP>()->sender_ip_addr().to_string(), kGateway);
+  EXPECT_EQ(s.eth.find_pdu<Tins::ARP>()->sender_hw_addr().to_string(), kBackMac);
+  EXPECT_EQ(s.eth.dst_addr().to_string(), kServerMac);
+  EXPECT_FALSE(arp_reply_for(kGateway)) << "asked on the front port, where the gateway is not";
+  const Frames echo = from_server(Tins::IP(kGateway, kServerIp) / Tins::ICMP(Tins::ICMP::ECHO_REQUEST), kBackMac);
+  ASSERT_EQ(echo.size(), 1u);
+  Sent e(echo[0]);
+  ASSERT_NE(e.ip, nullptr) << describe(echo[0]);
+  EXPECT_EQ(e.ip->src_addr().to_string(), kGateway);
+  EXPECT_EQ(e.ip->dst_addr().to_string(), kServerIp);
+  EXPECT_EQ(e.eth.find_pdu<Tins::ICMP>()->type(), Tins::ICMP::ECHO_REPLY);
+}
+
+TEST_F(HaAddressesTest, LbctlVrrpShowsTheGatewayWithItsPort) {
+  const std::string text = lb::handle_admin_command(a->engine, "vrrp");
+  EXPECT_NE(text.find("answers for 203.0.113.10 203.0.113.20 with"), std::string::npos) << text;
+  EXPECT_NE(text.find("and for 192.0.2.1 on back (that port's MAC)"), std::string::npos) << text;
+  const std::string json = lb::handle_admin_command(a->engine, "vrrp json");
+  EXPECT_NE(json.find("\"addresses\":[\"203.0.113.10\",\"203.0.113.20\",\"192.0.2.1\"],\"extra_addresses\":[{\"port\":"
+                      "\"back\",\"address\":\"192.0.2.1\"}]"),
+            std::string::npos)
+      << json;
+}
+
 // ----------------------------------------------------------------- tracking
 
 TEST_F(HaVrrpTest, EveryBackendDownLowersThePriorityAndTheMasterSaysSoAtOnce) {

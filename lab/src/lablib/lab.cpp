@@ -117,9 +117,12 @@ std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mo
         script_name = "topo.sh";
         std::vector<std::string> argv{"bash", topo.string(), "up", opt.name, mode.name, std::to_string(opt.servers)};
         if (opt.ha) argv.push_back("--ha");
+        if (opt.ha && !opt.sync) argv.push_back("--no-sync");
+        if (!opt.algorithm.empty()) argv.insert(argv.end(), {"--algorithm", opt.algorithm});
         return argv;
     }
-    if (opt.ha) throw Error(topo.string() + " is missing: only topo.sh builds an HA lab");
+    if (opt.ha || !opt.algorithm.empty())
+        throw Error(topo.string() + " is missing: only topo.sh builds an HA lab or sets the algorithm");
     auto legacy = paths.script("topo_" + mode.name + ".sh");
     if (fs::exists(legacy)) {
         script_name = legacy.filename().string();
@@ -146,9 +149,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         throw Error("invalid lab name '" + opt.name +
                     "': use 1 to 12 letters, digits or dashes, not starting with a dash");
     if (opt.servers < 1 || opt.servers > 9) throw Error("--servers must be between 1 and 9");
-    if (opt.ha && mode.name == "inline")
-        throw Error(std::string("--ha does not support mode inline (two-arm): ") + kHaTwoArmReason +
-                    "; use proxy or a DSR mode");
+    if (!opt.ha && !opt.sync) throw Error("--no-sync needs --ha (only an HA pair syncs)");
     require_root();
     std::string script_name;
     auto script_cmd = topology_command(paths, mode, opt, script_name);

@@ -30,7 +30,9 @@ struct UpOptions {
     std::string name = "lab";
     std::string mode = "inline";
     int servers = 3;
-    bool ha = false;   // a second engine lb-b; both with [vrrp] and [sync] (one-arm modes only)
+    bool ha = false;   // a second engine lb-b; both with [vrrp] and (unless !sync) [sync]
+    bool sync = true;  // with ha: connection sync between the two
+    std::string algorithm;  // the VIPs' algorithm (empty: the topology's default, rr)
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };
@@ -41,8 +43,9 @@ struct LabHandle {
     std::vector<Proc> procs;  // lbd and lab_server processes started by lab_up
 };
 
-// Builds the topology (netns_scripts/topo.sh up NAME MODE SERVERS [--ha]; topo_inline.sh
-// while topo.sh is absent; --ha refuses inline, see kHaTwoArmReason), has `lbd --check` judge the engine config it wrote, starts
+// Builds the topology (netns_scripts/topo.sh up NAME MODE SERVERS [--ha [--no-sync]]
+// [--algorithm A]; topo_inline.sh while topo.sh is absent), has `lbd --check` judge the
+// engine config it wrote, starts
 // lab_decap in each server whose node says decap = "user", lbd in each lb node and
 // lab_server in each server node (detached, logged, recorded), then waits for the VIP.
 // On any failure the lab is brought down and Error (or Skip) says why, with the

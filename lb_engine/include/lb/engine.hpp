@@ -79,7 +79,8 @@ struct HaInfo {
   std::string port;                  // the VRRP port
   bool virtual_mac = false;
   MacAddr vip_mac;                   // the MAC the VIPs are answered with on that port
-  std::vector<IpAddr> addresses;     // advertised: every VIP address and proxy IP
+  std::vector<IpAddr> addresses;     // advertised: every VIP address and proxy IP, then `extra`
+  std::vector<std::pair<std::string, IpAddr>> extra;  // [vrrp] addresses: (port, address)
   bool link_down = false, backends_down = false;  // tracked conditions in force
   uint32_t track_port_penalty = 0, track_backends_penalty = 0;
   uint64_t backup_drops = 0;         // Drop::vrrp_backup
@@ -248,6 +249,7 @@ class Engine {
   void send_vrrp_advert(uint8_t priority);
   void send_garps();
   const MacAddr& vip_mac(size_t port) const;  // the MAC ARP answers for a VIP carry
+  bool is_ha_address(size_t port, uint32_t addr) const;  // one of [vrrp] addresses, on that port
   void sync_emit(const ha::SyncRecord& r, uint64_t now);
   void sync_flush(uint64_t now);
   void sync_tick(uint64_t now);
@@ -299,7 +301,10 @@ class Engine {
     size_t port = 0;                 // the VRRP port
     bool virtual_mac = false;
     MacAddr vmac;                    // 00:00:5e:00:01:{vrid}
-    std::vector<uint32_t> garp_addrs;  // VIPs and PIPs on the VRRP port's subnet (network order)
+    // What a GARP announces, (port, address in network order): the VIPs and PIPs on the
+    // VRRP port's subnet, and [vrrp] addresses on theirs.
+    std::vector<std::pair<size_t, uint32_t>> garp_addrs;
+    std::vector<std::pair<size_t, uint32_t>> extra;  // [vrrp] addresses (network order)
     bool link_down = false, backends_down = false;
     uint16_t ip_id = 0;
     std::vector<uint8_t> txbuf;      // adverts, GARPs and sync datagrams are built here

@@ -414,7 +414,8 @@ class Loader {
     const std::string w = "vrrp";
     auto& t = table(n, w);
     only_keys(t, w, {"vrid", "priority", "advert_interval_ms", "preempt", "preempt_delay_ms", "port", "virtual_mac",
-                     "garp_count", "garp_interval_ms", "garp_refresh_ms", "track_port_penalty", "track_backends_penalty"});
+                     "garp_count", "garp_interval_ms", "garp_refresh_ms", "track_port_penalty", "track_backends_penalty",
+                     "addresses"});
     HaVrrpConfig v;
     auto u32 = [&](const char* k, uint32_t& out, int64_t lo, int64_t hi) {
       if (auto* x = t.get(k)) out = static_cast<uint32_t>(integer(x, join(w, k), lo, hi));
@@ -434,14 +435,35 @@ class Loader {
     u32("garp_refresh_ms", v.garp_refresh_ms, 0, 3600000);
     u32("track_port_penalty", v.track_port_penalty, 0, 255);
     u32("track_backends_penalty", v.track_backends_penalty, 0, 255);
-    // The advertisement lists every VIP address and proxy IP: at most 255.
+    // The advertisement lists every VIP address, proxy IP and extra address: at most 255.
     std::set<uint32_t> addrs;
     for (auto& vip : c.vips) {
       addrs.insert(vip.address.v4_net());
       if (vip.mode == Mode::proxy) addrs.insert(vip.proxy_ip.v4_net());
     }
+    if (auto* an = t.get("addresses")) {
+      auto* arr = an->as_array();
+      if (!arr) fail(an, "vrrp.addresses", "must be an array of { port, address } tables");
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const std::string aw = "vrrp.addresses[" + std::to_string(i) + "]";
+        auto& at = table(&(*arr)[i], aw);
+        only_keys(at, aw, {"port", "address"});
+        VrrpAddressConfig a;
+        const PortConfig& p = c.ports[port_named(c, need(at, aw, "port"), aw + ".port")];
+        a.port = p.name;
+        auto* xn = need(at, aw, "address");
+        a.address = ip(xn, aw + ".address");
+        if (!p.address.contains(a.address))
+          fail(xn, aw + ".address", a.address.str() + " is not on port '" + p.name + "''s subnet " + p.address.str());
+        for (auto& q : c.ports)
+          if (q.address.addr == a.address) fail(xn, aw + ".address", a.address.str() + " is port '" + q.name + "''s own address");
+        if (!addrs.insert(a.address.v4_net()).second)
+          fail(xn, aw + ".address", a.address.str() + " is already a VIP, a proxy IP or another entry of vrrp.addresses");
+        v.addresses.push_back(std::move(a));
+      }
+    }
     if (addrs.size() > 255)
-      fail(n, w, std::to_string(addrs.size()) + " VIP and proxy addresses: one VRRP advertisement lists at most 255");
+      fail(n, w, std::to_string(addrs.size()) + " VIP, proxy and extra addresses: one VRRP advertisement lists at most 255");
     return v;
   }
 

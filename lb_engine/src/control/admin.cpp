@@ -59,7 +59,7 @@ std::string render_stats(Engine& e, bool json) {
     }
     o << "],\"flows\":{\"active\":" << st.flows_active.load(std::memory_order_relaxed)
       << ",\"created\":" << get(st.flows_created) << ",\"expired\":" << get(st.flows_expired)
-      << ",\"evicted\":" << get(st.flows_evicted)
+      << ",\"evicted\":" << get(st.flows_evicted) << ",\"picked_up\":" << get(st.flows_picked_up)
       << ",\"capacity\":" << cfg.max_flows << "},\"arp\":{\"replies\":" << get(st.arp_replies)
       << ",\"requests_sent\":" << get(st.arp_requests_sent) << "},\"icmp\":{\"echo_replies\":"
       << get(st.icmp_echo_replies) << ",\"frag_needed_sent\":" << get(st.icmp_frag_needed_sent)
@@ -88,7 +88,8 @@ std::string render_stats(Engine& e, bool json) {
     o << line;
   }
   o << "\nflows: active " << st.flows_active.load(std::memory_order_relaxed) << ", created " << get(st.flows_created)
-    << ", expired " << get(st.flows_expired) << ", evicted " << get(st.flows_evicted) << ", capacity "
+    << ", expired " << get(st.flows_expired) << ", evicted " << get(st.flows_evicted) << ", picked up mid-stream "
+    << get(st.flows_picked_up) << ", capacity "
     << cfg.max_flows << "\n";
   o << "arp: replies " << get(st.arp_replies) << ", requests sent " << get(st.arp_requests_sent)
     << "; icmp echo replies " << get(st.icmp_echo_replies) << ", frag-needed sent " << get(st.icmp_frag_needed_sent)
@@ -210,6 +211,10 @@ std::string render_vrrp(Engine& e, bool json) {
       << to_string(s.reason) << "\",\"ago_ms\":" << since << "},\"virtual_mac\":" << (h.virtual_mac ? "true" : "false")
       << ",\"vip_mac\":\"" << h.vip_mac.str() << "\",\"addresses\":[";
     for (size_t i = 0; i < h.addresses.size(); ++i) o << (i ? "," : "") << "\"" << h.addresses[i].str() << "\"";
+    o << "],\"extra_addresses\":[";
+    for (size_t i = 0; i < h.extra.size(); ++i)
+      o << (i ? "," : "") << "{\"port\":\"" << json_escape(h.extra[i].first) << "\",\"address\":\""
+        << h.extra[i].second.str() << "\"}";
     o << "],\"tracking\":{\"link_down\":" << (h.link_down ? "true" : "false") << ",\"port_penalty\":"
       << h.track_port_penalty << ",\"backends_down\":" << (h.backends_down ? "true" : "false")
       << ",\"backends_penalty\":" << h.track_backends_penalty << "},\"counters\":{\"adverts_sent\":" << c.adverts_sent
@@ -250,8 +255,9 @@ std::string render_vrrp(Engine& e, bool json) {
   o << "  advert interval " << s.adver_int_ms << " ms (master's " << s.master_adver_int_ms << " ms), skew " << s.skew_ms
     << " ms, master down " << s.master_down_int_ms << " ms\n";
   o << "  answers for";
-  for (const auto& a : h.addresses) o << " " << a.str();
+  for (size_t i = 0; i + h.extra.size() < h.addresses.size(); ++i) o << " " << h.addresses[i].str();
   o << " with " << h.vip_mac.str() << (h.virtual_mac ? " (virtual MAC)" : " (the port's MAC)") << "\n";
+  for (const auto& [port, a] : h.extra) o << "  and for " << a.str() << " on " << port << " (that port's MAC)\n";
   o << "  tracking: links " << (h.link_down ? "DOWN" : "up") << " (penalty " << h.track_port_penalty << "), backends "
     << (h.backends_down ? "ALL DOWN" : "some up") << " (penalty " << h.track_backends_penalty << ")\n";
   o << "  adverts sent " << c.adverts_sent << ", received " << c.adverts_received << "; priority 0 sent "

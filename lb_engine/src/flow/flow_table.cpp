@@ -171,8 +171,10 @@ void FlowTable::touch(uint32_t id, Dir dir, uint8_t proto, uint8_t flags, uint64
     e.state = TcpState::syn_recv;
   } else if (e.state == TcpState::syn_recv && orig && (flags & kAck) && !(flags & kSyn)) {
     e.state = TcpState::established;
-  } else if (e.one_way && e.state == TcpState::syn_sent && (flags & kAck) && !(flags & kSyn)) {
-    e.state = TcpState::established;  // DSR: the SYN-ACK went straight to the client
+  } else if (e.one_way && (e.state == TcpState::syn_sent || e.state == TcpState::none) && (flags & kAck) &&
+             !(flags & kSyn)) {
+    // DSR: the SYN-ACK went straight to the client; or (none) a flow picked up mid-stream.
+    e.state = TcpState::established;
   }
   uint64_t idle = t.tcp_established;
   switch (e.state) {

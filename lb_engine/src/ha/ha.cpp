@@ -95,11 +95,17 @@ void Engine::init_ha(uint64_t now) {
     const uint32_t x = a.v4_net();
     if (!x || std::find(vc.vips.begin(), vc.vips.end(), x) != vc.vips.end()) return;
     vc.vips.push_back(x);
-    if (net.contains(a)) ha_.garp_addrs.push_back(x);  // announced only where it is answered
+    if (net.contains(a)) ha_.garp_addrs.emplace_back(ha_.port, x);  // announced only where it is answered
   };
   for (const auto& v : cfg_.vips) {
     add(v.address);
     if (v.mode == Mode::proxy) add(v.proxy_ip);
+  }
+  for (const auto& a : c.addresses) {  // the config checked: on its port's subnet, unique
+    const size_t port = port_index(cfg_, a.port, "vrrp.addresses");
+    vc.vips.push_back(a.address.v4_net());
+    ha_.extra.emplace_back(port, a.address.v4_net());
+    ha_.garp_addrs.emplace_back(port, a.address.v4_net());
   }
   if (auto why = ha::validate(vc); !why.empty()) throw std::runtime_error("vrrp: " + why);
   if (cfg_.sync) {
@@ -172,10 +178,16 @@ void Engine::send_vrrp_advert(uint8_t priority) {
   transmit(ha_.port, buf, hdr + n);
 }
 
+bool Engine::is_ha_address(size_t port, uint32_t addr) const {
+  for (const auto& [p, a] : ha_.extra)
+    if (a == addr && p == port) return true;
+  return false;
+}
+
 void Engine::send_garps() {
-  const MacAddr& mac = vip_mac(ha_.port);
   constexpr size_t len = sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(ArpHdr);
-  for (const uint32_t addr : ha_.garp_addrs) {
+  for (const auto& [port, addr] : ha_.garp_addrs) {
+    const MacAddr& mac = vip_mac(port);
     uint8_t* buf = ha_.txbuf.data();
     std::memset(buf, 0, len);
     auto* eth = reinterpret_cast<EthHdr*>(buf + sizeof(VnetHdr));
@@ -191,7 +203,7 @@ void Engine::send_garps() {
     std::memcpy(arp->sha, mac.b.data(), 6);
     arp->spa = addr;
     arp->tpa = addr;  // the target hardware address stays zero (RFC 5227 announcement)
-    transmit(ha_.port, buf, len);
+    transmit(port, buf, len);
   }
 }
 
@@ -265,6 +277,7 @@ HaInfo Engine::ha_info() {
     i.virtual_mac = ha_.virtual_mac;
     i.vip_mac = vip_mac(ha_.port);
     for (uint32_t a : ha_.vrrp->config().vips) i.addresses.push_back(IpAddr::v4(a));
+    for (const auto& [port, a] : ha_.extra) i.extra.emplace_back(ports_[port].cfg.name, IpAddr::v4(a));
     i.link_down = ha_.link_down;
     i.backends_down = ha_.backends_down;
     i.track_port_penalty = c.track_port_penalty;

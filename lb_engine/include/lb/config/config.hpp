@@ -95,10 +95,18 @@ struct TimeoutConfig {  // seconds of idleness allowed per state
   uint32_t udp = 60;
 };
 
+// One more address the VRRP master holds, on any port: `addresses = [{ port = "back",
+// address = "192.0.2.1" }]`. Inline mode's servers route through it, so their gateway
+// moves with the VIP (keepalived's virtual_ipaddress on a second interface).
+struct VrrpAddressConfig {
+  std::string port;  // a PortConfig name; the address is on its subnet
+  IpAddr address;
+};
+
 // [vrrp]: two engines share the VIPs with VRRPv3 (RFC 5798) on one port. The engine
-// that is master answers ARP for every VIP and proxy IP and forwards; a backup answers
-// for none of them and forwards nothing (it still checks its backends). Absent: the
-// engine serves on its own, always.
+// that is master answers ARP for every VIP and proxy IP (and `addresses`) and forwards;
+// a backup answers for none of them and forwards nothing (it still checks its
+// backends). Absent: the engine serves on its own, always.
 struct HaVrrpConfig {
   uint8_t vrid = 1;                  // 1..255
   uint8_t priority = 100;            // 1..255 (255: the address owner, master at once)
@@ -113,6 +121,7 @@ struct HaVrrpConfig {
   // Tracking: the effective priority is lowered by the sum of the penalties that apply.
   uint32_t track_port_penalty = 0;      // while a data port's link is down
   uint32_t track_backends_penalty = 0;  // while no backend of any VIP is up
+  std::vector<VrrpAddressConfig> addresses;  // held by the master besides the VIPs and PIPs
 };
 
 // [sync]: the master sends its connection table to the peer as UDP datagrams it builds
