@@ -457,7 +457,7 @@ TEST(VrrpElection, MasterStepsDownForHigherPriorityFromALowerAddress) {
 TEST(VrrpElection, MasterAnswersALowerMasterAtOnceAndStays) {
   Vrrp v(base_config("10.0.0.2", 100));
   v.start(0);
-  v.tick(360);
+  v.tick(360);  // master; its GARP burst (5 rounds, 100 ms apart) runs until 760
   for (auto [prio, src] : {std::pair<uint8_t, const char*>{100, "10.0.0.1"}, {99, "10.0.0.3"}}) {
     const auto acts = v.on_advert(peer_advert(prio), net(src), 400);
     EXPECT_EQ(vec(acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 100}}))
@@ -466,6 +466,24 @@ TEST(VrrpElection, MasterAnswersALowerMasterAtOnceAndStays) {
   }
   // Its own advert looped back (same priority, same address) changes nothing.
   EXPECT_TRUE(v.on_advert(peer_advert(100), net("10.0.0.2"), 401).empty());
+}
+
+// A healed partition: the other master's GARPs may have moved the neighbours' ARP
+// caches, so the winner announces its addresses again, once per burst.
+TEST(VrrpElection, AMasterHearingALowerMasterAfterItsBurstAnnouncesItsAddressesAgain) {
+  Vrrp v(base_config("10.0.0.2", 100));
+  v.start(0);
+  for (uint64_t t = 360; t <= 2000; t += 10) v.tick(t);  // the burst on becoming master is over
+  const uint32_t rounds = v.counters().garp_rounds;
+  auto acts = v.on_advert(peer_advert(50), net("10.0.0.3"), 2005);
+  EXPECT_EQ(vec(acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 100}, {VrrpActionType::send_garp}}))
+      << actions_str(acts);
+  EXPECT_EQ(v.counters().garp_rounds, rounds + 1);
+  acts = v.on_advert(peer_advert(50), net("10.0.0.3"), 2010);
+  EXPECT_EQ(vec(acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 100}})) << "the burst is under way";
+  size_t more = 0;
+  for (uint64_t t = 2010; t <= 3000; t += 10) more += v.tick(t).has(VrrpActionType::send_garp) ? 1 : 0;
+  EXPECT_EQ(more, 4u) << "the burst's other garp_count - 1 rounds";
 }
 
 TEST(VrrpElection, OwnerStartsAsMasterAndIgnoresAdverts) {

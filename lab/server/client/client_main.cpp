@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   lab::client::setup_http_many(app);
   lab::client::setup_http_timeline(app);
   lab::client::setup_hold(app);
+  lab::client::setup_vrrp_advert(app);
   lab::client::setup_pattern_sha256(app);
   lab::client::setup_make_file(app);
   try {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lab::client {
 
@@ -47,6 +48,19 @@ struct HoldOptions {
 };
 void setup_hold(CLI::App& app);
 int run_hold(const HoldOptions& opt);
+
+struct VrrpAdvertOptions {
+  std::string dev;
+  int vrid = 1;
+  int priority = 100;
+  int interval_ms = 1000;
+  std::vector<std::string> addresses;
+  std::string broken = "none";
+  int count = 1;
+  int every_ms = 0;
+};
+void setup_vrrp_advert(CLI::App& app);
+int run_vrrp_advert(const VrrpAdvertOptions& opt);
 
 struct PatternSha256Options {
   std::uint64_t bytes = 0;

@@ -31,6 +31,9 @@ const std::vector<FaultActionSpec> kActions{
     {FaultAction::http_200, "http-200", "GET / and GET /health answer 200 again (status 200)"},
     {FaultAction::kill_engine, "kill-engine", "lb nodes: SIGKILL to the node's lbd (its recorded pid): a crash"},
     {FaultAction::start_engine, "start-engine", "lb nodes: start lbd again as `lab up` does (recorded); waits for its control socket"},
+    {FaultAction::partition, "partition",
+     "lb nodes (HA): the lbs' front TAPs isolated from each other on the bridge (VRRP and sync cut; router and servers reach both)"},
+    {FaultAction::heal, "heal", "lb nodes (HA): the lbs' front TAPs talk to each other again"},
 };
 
 std::vector<std::string> action_names() {
@@ -311,7 +314,42 @@ void start_engine(const Paths& paths, const std::string& lab, const Node& n, Fau
     r.notes.push_back("log " + p.log.string());
 }
 
-bool engine_action(FaultAction a) { return a == FaultAction::kill_engine || a == FaultAction::start_engine; }
+// partition / heal: `bridge link set dev TAP isolated on|off` on every lb's front TAP. Two
+// isolated bridge ports exchange no frame (not even the VRRP multicast); each still talks
+// to every port that is not isolated (the router, dsr-l2 servers).
+void isolate_lbs(const Topology& t, const Node& n, bool on, FaultResult& r) {
+    std::vector<const Iface*> taps;
+    for (const Node* lb : t.with_role("lb"))
+        for (const auto& i : lb->ifaces)
+            if (i.segment == "front") taps.push_back(&i);
+    if (taps.size() < 2)
+        throw Error(n.name + ": `" + std::string(on ? "partition" : "heal") + "` needs an HA lab (lab up --ha): " +
+                    std::to_string(taps.size()) + " lb front port(s)");
+    std::vector<std::string> names;
+    r.changed = false;
+    for (const Iface* i : taps) {
+        auto show = run_command({"bridge", "-n", i->netns, "-d", "link", "show", "dev", i->dev}, kIpTimeout);
+        if (!show.ok()) throw Error(shell_join(show.argv) + ": " + trim(show.err.empty() ? show.describe() : show.err));
+        const bool now_on = show.out.find("isolated on") != std::string::npos;
+        if (now_on != on) {
+            auto set = run_command({"bridge", "-n", i->netns, "link", "set", "dev", i->dev, "isolated", on ? "on" : "off"},
+                                   kIpTimeout);
+            if (!set.ok())
+                throw Error(shell_join(set.argv) + ": " + trim(set.err.empty() ? set.describe() : set.err) +
+                            " (this kernel's bridge may lack port isolation, Linux 4.18+)");
+            r.changed = true;
+        }
+        names.push_back(i->dev);
+    }
+    r.at_ms = wall_ms();
+    r.message = join(names, ", ") + (on ? ": isolated from each other on the bridge" : ": talk to each other again") +
+                (r.changed ? "" : " (already so)");
+}
+
+bool engine_action(FaultAction a) {
+    return a == FaultAction::kill_engine || a == FaultAction::start_engine || a == FaultAction::partition ||
+           a == FaultAction::heal;
+}
 
 }  // namespace
 
@@ -384,6 +422,8 @@ FaultResult apply_fault(const Paths& paths, const std::string& lab, const std::s
         case FaultAction::http_200: http_status(paths, lab, n, 200, r); break;
         case FaultAction::kill_engine: kill_engine(paths, lab, n, r); break;
         case FaultAction::start_engine: start_engine(paths, lab, n, r); break;
+        case FaultAction::partition: isolate_lbs(t, n, true, r); break;
+        case FaultAction::heal: isolate_lbs(t, n, false, r); break;
     }
     return r;
 }

@@ -13,6 +13,10 @@
 //                 stale control socket is removed
 //   start-engine  (lb nodes) lbd started again exactly as `lab up` starts it (recorded); done once
 //                 its control socket answers
+//   partition     (lb nodes, HA labs) every lb's front TAP isolated on br-front (bridge port
+//                 isolation): the lbs hear no advert or sync datagram of each other, while the
+//                 router and the servers still reach both
+//   heal          the isolation lifted
 //
 // Each is idempotent where that makes sense (kill-server on a stopped server, link-down on
 // a cut link, http-500 twice: nothing changes, `changed` is false); start-server on a
@@ -30,7 +34,9 @@
 
 namespace lab {
 
-enum class FaultAction { kill_server, start_server, link_down, link_up, http_500, http_200, kill_engine, start_engine };
+enum class FaultAction {
+    kill_server, start_server, link_down, link_up, http_500, http_200, kill_engine, start_engine, partition, heal
+};
 
 struct FaultActionSpec {
     FaultAction action;

@@ -1,7 +1,8 @@
 // VRRPv3 (RFC 5798) for IPv4. The state machine follows §6.4.1-6.4.3 line by line, with
 // two additions keepalived also makes: a preempt delay, and a master that hears a
-// lower-priority master answers with its own advert at once, so that after a partition
-// heals the loser steps down within one round trip instead of one advertisement interval.
+// lower-priority master answers with its own advert at once (and a GARP burst), so that
+// after a partition heals the loser steps down within one round trip instead of one
+// advertisement interval, and the neighbours' ARP caches point at the winner again.
 #include "lb/ha/vrrp.hpp"
 
 #include <arpa/inet.h>
@@ -253,17 +254,21 @@ void Vrrp::to_master(VrrpActions& out, VrrpReason why, uint64_t now) {
   out.push({VrrpActionType::become_master});
   send_advert(out, eff_priority_);
   adver_at_ = now + cfg_.adver_int_ms;
+  refresh_at_ = now + cfg_.garp_refresh_ms;
+  start_garp_burst(out, now);
+  log_info("vrrp " + std::to_string(cfg_.vrid) + ": master (" + to_string(why) + ", priority " +
+           std::to_string(eff_priority_) + ")");
+}
+
+void Vrrp::start_garp_burst(VrrpActions& out, uint64_t now) {
   garps_left_ = cfg_.garp_count;
   garp_at_ = now;
-  refresh_at_ = now + cfg_.garp_refresh_ms;
-  if (garps_left_) {  // the first round goes with the transition, the rest from tick()
+  if (garps_left_) {  // the first round goes now, the rest from tick()
     out.push({VrrpActionType::send_garp});
     ++counters_.garp_rounds;
     --garps_left_;
     garp_at_ = now + cfg_.garp_interval_ms;
   }
-  log_info("vrrp " + std::to_string(cfg_.vrid) + ": master (" + to_string(why) + ", priority " +
-           std::to_string(eff_priority_) + ")");
 }
 
 void Vrrp::to_backup(VrrpActions& out, VrrpReason why, uint64_t now) {
@@ -394,10 +399,13 @@ VrrpActions Vrrp::on_advert(const VrrpAdvert& a, uint32_t src, uint64_t now) {
     master_priority_ = a.priority;
     to_backup(out, VrrpReason::higher_priority, now);
   } else if (a.priority < eff_priority_ || theirs < ours) {
-    // Another master that should yield (a healed partition): tell it now. Equal priority
-    // and address is our own advert looped back, ignored.
+    // Another master that should yield (a healed partition): tell it now, and announce
+    // our addresses again, since its GARPs may have taken the neighbours' ARP caches while
+    // the segment was split (keepalived does the same). A burst already under way is
+    // left to run. Equal priority and address is our own advert looped back, ignored.
     send_advert(out, eff_priority_);
     adver_at_ = now + cfg_.adver_int_ms;
+    if (!garps_left_) start_garp_burst(out, now);
   }
   return out;
 }

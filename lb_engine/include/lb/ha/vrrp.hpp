@@ -236,6 +236,7 @@ class Vrrp {
  private:
   void to_master(VrrpActions& out, VrrpReason why, uint64_t now);
   void to_backup(VrrpActions& out, VrrpReason why, uint64_t now);
+  void start_garp_burst(VrrpActions& out, uint64_t now);  // garp_count rounds, the first now
   void send_advert(VrrpActions& out, uint8_t priority);
   void drop(VrrpDrop d) { ++counters_.drops[static_cast<size_t>(d)]; }
   bool addresses_match(const VrrpAdvert& a) const;
