@@ -236,10 +236,19 @@ node_sysctl() { # LAB NODE KEY=VALUE...
 
 # bridge_add LAB BRIDGE: a bridge in LAB-sw with forward_delay 0 (ports forward at once)
 # and STP off; no address, so the switch namespace never answers anything itself.
+# A plain switch: no STP delay, and no multicast snooping, which parses every IPv4
+# multicast frame and drops those with a bad header checksum (the lab sends such VRRP
+# adverts on purpose; the engine must be the one that counts them). Where br_netfilter is
+# loaded on the host, its per-namespace sysctls are set to 0 in LAB-sw, so that bridged
+# frames never go through netfilter (it, too, drops bad IPv4 headers).
 bridge_add() { # LAB BRIDGE
-	local sw="$1-sw"
-	ip -n "$sw" link add "$2" type bridge forward_delay 0 stp_state 0
+	local sw="$1-sw" key
+	ip -n "$sw" link add "$2" type bridge forward_delay 0 stp_state 0 mcast_snooping 0
 	ip -n "$sw" link set "$2" up
+	for key in iptables ip6tables arptables; do
+		[[ ! -e /proc/sys/net/bridge/bridge-nf-call-$key ]] ||
+			ip netns exec "$sw" sysctl -q -w "net.bridge.bridge-nf-call-$key=0" >/dev/null 2>&1 || true
+	done
 }
 
 # tx_csum_off NS DEV: no TX checksum offload, so every captured checksum is final.

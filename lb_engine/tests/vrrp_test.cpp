@@ -438,7 +438,9 @@ TEST(VrrpElection, MasterStepsDownForEqualPriorityFromAHigherAddress) {
   v.start(0);
   v.tick(360);
   const auto acts = v.on_advert(peer_advert(100, 20), net("10.0.0.2"), 400);
-  EXPECT_EQ(vec(acts), (std::vector<VrrpAction>{{VrrpActionType::become_backup}})) << actions_str(acts);
+  // A last advert of ours first: the winner, hearing a lower master, re-announces itself.
+  EXPECT_EQ(vec(acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 100}, {VrrpActionType::become_backup}}))
+      << actions_str(acts);
   const auto st = v.status();
   EXPECT_EQ(st.state, VrrpState::backup);
   EXPECT_EQ(st.reason, VrrpReason::higher_priority);
@@ -484,6 +486,28 @@ TEST(VrrpElection, AMasterHearingALowerMasterAfterItsBurstAnnouncesItsAddressesA
   size_t more = 0;
   for (uint64_t t = 2010; t <= 3000; t += 10) more += v.tick(t).has(VrrpActionType::send_garp) ? 1 : 0;
   EXPECT_EQ(more, 4u) << "the burst's other garp_count - 1 rounds";
+}
+
+// Both sides were master while split; the higher one's advert arrives first. The loser
+// steps down with a last advert, which makes the winner announce its addresses again.
+TEST(VrrpElection, AHealedPartitionEndsWithOneMasterThatAnnouncesItselfWhoeverHeardFirst) {
+  Vrrp a(base_config("10.0.0.1", 200)), b(base_config("10.0.0.2", 100));
+  a.start(0);
+  b.start(0);
+  for (uint64_t t = 0; t <= 2000; t += 10) {
+    a.tick(t);
+    b.tick(t);
+  }
+  ASSERT_EQ(a.state(), VrrpState::master);
+  ASSERT_EQ(b.state(), VrrpState::master);
+  const auto b_acts = b.on_advert(peer_advert(200), net("10.0.0.1"), 2005);
+  ASSERT_EQ(vec(b_acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 100}, {VrrpActionType::become_backup}}))
+      << actions_str(b_acts);
+  const auto a_acts = a.on_advert(peer_advert(100), net("10.0.0.2"), 2006);
+  EXPECT_EQ(vec(a_acts), (std::vector<VrrpAction>{{VrrpActionType::send_advert, 200}, {VrrpActionType::send_garp}}))
+      << actions_str(a_acts);
+  EXPECT_EQ(a.state(), VrrpState::master);
+  EXPECT_EQ(b.state(), VrrpState::backup);
 }
 
 TEST(VrrpElection, OwnerStartsAsMasterAndIgnoresAdverts) {
@@ -772,7 +796,7 @@ TEST(VrrpStatus, ReportsTransitionsAndCounters) {
   EXPECT_EQ(st.master_priority, 120);
   EXPECT_EQ(st.counters.to_backup, 2u);
   EXPECT_EQ(st.counters.to_master, 1u);
-  EXPECT_EQ(st.counters.adverts_sent, 1u);
+  EXPECT_EQ(st.counters.adverts_sent, 2u) << "on becoming master, and the last one on stepping down";
   EXPECT_EQ(st.counters.adverts_received, 1u);
   EXPECT_EQ(st.counters.drop(VrrpDrop::ttl), 1u);
   EXPECT_EQ(std::string(to_string(VrrpDrop::unknown_vrid)), "unknown_vrid");

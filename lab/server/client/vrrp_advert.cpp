@@ -1,7 +1,8 @@
 // lab_client vrrp-advert DEV: sends VRRPv3 advertisements (vrrp_frame.hpp) out of DEV as
 // a third VRRP router on that segment would: from DEV's own IPv4 address and MAC, through
 // an AF_PACKET socket so that every header field is ours to get right or wrong. Prints
-// one line per frame ("sent N bytes break=B"); exit 0 when all were sent, 2 when DEV has
+// one line per frame ("sent N bytes break=B vrid=V priority=P at_ms=T", T on
+// CLOCK_REALTIME in ms); exit 0 when all were sent, 2 when DEV has
 // no address or the socket could not be set up. Bounded: at most 10000 frames.
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,7 +108,11 @@ int run_vrrp_advert(const VrrpAdvertOptions& opt) {
       std::fprintf(stderr, "lab_client vrrp-advert: send: %s\n", lab::srv::errno_text(errno).c_str());
       return 1;
     }
-    std::printf("sent %zu bytes break=%s vrid=%d priority=%d\n", frame.size(), to_string(s.broken), opt.vrid, opt.priority);
+    const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    std::printf("sent %zu bytes break=%s vrid=%d priority=%d at_ms=%lld\n", frame.size(), to_string(s.broken), opt.vrid,
+                opt.priority, static_cast<long long>(at));
   }
   std::fflush(stdout);
   return 0;

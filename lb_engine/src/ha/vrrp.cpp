@@ -394,6 +394,11 @@ VrrpActions Vrrp::on_advert(const VrrpAdvert& a, uint32_t src, uint64_t now) {
     send_advert(out, eff_priority_);
     adver_at_ = now + cfg_.adver_int_ms;
   } else if (a.priority > eff_priority_ || (a.priority == eff_priority_ && theirs > ours)) {
+    // One last advert of ours before stepping down: after a healed partition the winner
+    // may never have heard us (its advert reached us first), and hearing a lower master
+    // is what makes it announce its addresses again (below), taking back the ARP caches
+    // our GARPs took. To any RFC 5798 master it is just a lower-priority advert.
+    send_advert(out, eff_priority_);
     master_adver_int_ms_ = their_int_ms;
     master_ip_ = src;
     master_priority_ = a.priority;
