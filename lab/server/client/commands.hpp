@@ -45,6 +45,7 @@ struct HoldOptions {
   int count = 1;
   int seconds = 0;
   int timeout_ms = 3000;
+  bool again = false;  // one more GET on each held connection before closing
 };
 void setup_hold(CLI::App& app);
 int run_hold(const HoldOptions& opt);

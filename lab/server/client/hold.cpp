@@ -2,7 +2,10 @@
 // another, one GET each, says which server each reached, then keeps them open and idle
 // for S seconds, or until stdin closes (when stdin is a pipe, socket or terminal) or a
 // SIGTERM/SIGINT/SIGHUP arrives, and closes them. A least-connections scheduler sees
-// these as established flows for as long as they are held.
+// these as established flows for as long as they are held. With --again, each held
+// connection is asked once more before it is closed ("again N ok SERVER" or "again N
+// failed: WHY"): an idle connection that must still reach the same server, e.g. across
+// an LB failover; any that does not makes the exit code 1.
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -62,6 +65,7 @@ void setup_hold(CLI::App& app) {
   sub->add_option("--seconds", opt->seconds, "how long to hold them (stdin closing or SIGTERM ends it sooner)")
       ->required()
       ->check(CLI::Range(0, 86'400));
+  sub->add_flag("--again", opt->again, "at the end, one more GET on each held connection (same server expected)");
   sub->add_option("--timeout-ms", opt->timeout_ms, "time allowed for each connection's GET")
       ->capture_default_str()
       ->check(CLI::Range(1, 600'000));
@@ -131,11 +135,27 @@ int run_hold(const HoldOptions& opt) {
       std::fflush(stdout);
     }
   }
+  int again_failed = 0;
+  if (opt.again) {
+    for (auto& h : held) {
+      if (h.closed_by_server) continue;
+      Exchange ex = get_again(std::move(h.fd), target->url, opt.timeout_ms);
+      if (ex.ok() && ex.server == h.server) {
+        std::printf("again %d ok %s\n", h.index, ex.server.c_str());
+      } else {
+        ++again_failed;
+        std::printf("again %d failed: %s\n", h.index,
+                    ex.ok() ? ("reached " + ex.server + ", not " + h.server).c_str() : ex.error.c_str());
+      }
+      h.fd = std::move(ex.fd);
+    }
+    std::fflush(stdout);
+  }
   const std::size_t total = held.size();
   held.clear();  // closes every socket
   std::printf("closed %zu (%d closed early by the server)\n", total, closed_early);
   std::fflush(stdout);
-  return failures == 0 && closed_early == 0 ? 0 : 1;
+  return failures == 0 && closed_early == 0 && again_failed == 0 ? 0 : 1;
 }
 
 }  // namespace lab::client

@@ -56,6 +56,9 @@ std::size_t head_end(std::string_view buf) {
   return lf + 2;
 }
 
+
+// Sends the GET on a connected socket and reads the response (defined below get_once).
+Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t deadline, int stop_fd);
 }  // namespace
 
 std::string HttpUrl::authority() const {
@@ -295,12 +298,40 @@ Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_al
     ::getsockopt(ex.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail("connect: " + lab::srv::errno_text(err));
   }
-  step_deadline = deadline;
   sockaddr_storage local{};
   socklen_t llen = sizeof local;
   if (::getsockname(ex.fd.get(), reinterpret_cast<sockaddr*>(&local), &llen) == 0)
     ex.local = lab::srv::format_endpoint(reinterpret_cast<sockaddr*>(&local), llen);
+  return exchange(std::move(ex), url, keep_alive, deadline, stop_fd);
+}
 
+Exchange get_again(lab::srv::Fd fd, const HttpUrl& url, int timeout_ms, int stop_fd) {
+  Exchange ex;
+  ex.fd = std::move(fd);
+  return exchange(std::move(ex), url, true, lab::srv::now_ms() + timeout_ms, stop_fd);
+}
+
+namespace {
+
+// Sends GET url.path on ex.fd (connected, non-blocking) and reads the response, all by
+// `deadline`.
+Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t deadline, int stop_fd) {
+  using lab::srv::WaitResult;
+  auto left = [&] { return static_cast<int>(std::max<std::int64_t>(0, deadline - lab::srv::now_ms())); };
+  auto fail = [&](std::string why) {
+    ex.error = std::move(why);
+    ex.fd.reset();
+    return std::move(ex);
+  };
+  auto wait = [&](short events, const char* step) -> std::string {
+    switch (lab::srv::wait_fd(ex.fd.get(), events, stop_fd, left())) {
+      case WaitResult::ready: return {};
+      case WaitResult::timeout: return std::string(step) + ": timed out";
+      case WaitResult::stopped: return std::string(step) + ": stopped";
+      case WaitResult::error: return std::string(step) + ": poll: " + lab::srv::errno_text(errno);
+    }
+    return {};
+  };
   const std::string req = get_request(url, keep_alive);
   std::size_t sent = 0;
   while (sent < req.size()) {
@@ -371,5 +402,7 @@ Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_al
   if (head->close && keep_alive) return fail("the server ends the connection (Connection: close)");
   return ex;
 }
+
+}  // namespace
 
 }  // namespace lab::client

@@ -70,6 +70,10 @@ struct Exchange {
 Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_alive, int timeout_ms,
                   int stop_fd = -1, int connect_timeout_ms = -1);
 
+// One more GET (keep-alive) on a connection get_once left open: a held connection asked
+// again, to prove it still reaches its server. Takes the socket; returns it in .fd.
+Exchange get_again(lab::srv::Fd fd, const HttpUrl& url, int timeout_ms, int stop_fd = -1);
+
 // Resolves url.host (numeric, or through getaddrinfo) to an endpoint with url.port.
 std::optional<lab::srv::Endpoint> resolve(const HttpUrl& url, std::string* why);
 

@@ -781,6 +781,31 @@ TEST_F(LabServer, ClientHoldEndsOnSigtermAndReportsConnectionsTheServerClosed) {
   EXPECT_NE(quick.out.find("closed 1 (0 closed early by the server)\n"), std::string::npos) << quick.out;
 }
 
+TEST_F(LabServer, ClientHoldAgainAsksEachHeldConnectionOnceMore) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  HoldProcess h = start_hold({LAB_CLIENT_BIN, "hold", url, "--count", "2", "--seconds", "0", "--again"});
+  ASSERT_GT(h.pid, 0);
+  EXPECT_EQ(finish_hold(h, std::chrono::seconds(5)), 0) << h.out;
+  const std::string name(kName);
+  EXPECT_NE(h.out.find("again 1 ok " + name + "\nagain 2 ok " + name + "\n"), std::string::npos) << h.out;
+  // Each came on the connection it was held on: the server saw 2 connections, 2 requests each.
+  const std::string log = read_file(child_.log_path);
+  std::map<std::string, int> per_port;
+  const std::regex line("GET / 127\\.0\\.0\\.1:([0-9]+) 200");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it)
+    ++per_port[(*it)[1]];
+  ASSERT_EQ(per_port.size(), 2u) << log;
+  for (const auto& [p, n] : per_port) EXPECT_EQ(n, 2) << "client port " << p << "\n" << log;
+
+  // Held past the server's idle timeout, the connections are gone: --again says so.
+  HoldProcess late = start_hold({LAB_CLIENT_BIN, "hold", url, "--count", "1", "--seconds", "60", "--again"});
+  ASSERT_GT(late.pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(kIdleTimeoutMs + 700));
+  ::kill(late.pid, SIGTERM);
+  EXPECT_EQ(finish_hold(late, std::chrono::seconds(5)), 1) << late.out;
+  EXPECT_EQ(late.out.find("again 1 ok"), std::string::npos) << "a connection the server closed is not asked: " << late.out;
+}
+
 TEST_F(LabServer, EveryRequestIsLoggedOnStderr) {
   Socket s = tcp_connect(port_);
   ASSERT_EQ(request(s.get(), get("/bytes/4242", true)).status, 200);
