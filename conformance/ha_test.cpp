@@ -3,9 +3,12 @@
 // 100, VRRP adverts every 100 ms): long-lived downloads and a request loop through the
 // VIP, lb-a's engine SIGKILLed, then started again (it preempts). One test per mode and check: the takeover within the
 // master-down interval plus a small margin, requests again soon after, requests failing
-// only inside the two transition windows, and in proxy mode no long-lived connection
-// broken (the flows are synced). A mode the machine cannot run is a SKIP with its reason.
-// The results land in reports/conformance/ha/ (ha.html, ha-MODE.json).
+// only inside the two transition windows, no long-lived connection broken (the flows
+// are synced), and from the capture at both engines' ports: lb-b's first advert one
+// master-down interval after lb-a's last, each new master's GARPs for the VIP, nothing
+// forwarded before its first advert, lb-b quiet after the failback. A mode the machine
+// cannot run is a SKIP with its reason. The results land in reports/conformance/ha/
+// (ha.html, ha-MODE.json, ha-MODE/*.pcap).
 #include "lab_fixture.hpp"
 
 #include "lablib/ha.hpp"
@@ -68,14 +71,19 @@ const std::vector<std::string> kChecks{
     "requests succeed again after start lb-a",
     "requests fail only inside a transition window",
     "requests flow after the failback",
-    "no long-lived connection breaks (synced flows, proxy)",
+    "no long-lived connection breaks (synced flows)",
+    "lb-b takes over one master-down interval after lb-a's last advert",
+    "lb-b announces the VIP with gratuitous ARP after kill lb-a",
+    "lb-b forwards only after its first advert as master (kill lb-a)",
+    "lb-a announces the VIP with gratuitous ARP after start lb-a",
+    "lb-a forwards only after its first advert as master (start lb-a)",
+    "lb-b goes quiet after the failback",
 };
 
 std::vector<Param> params() {
     std::vector<Param> out;
     for (const auto& m : kModes)
-        for (const auto& c : kChecks)
-            if (m == "proxy" || c.find("long-lived") == std::string::npos) out.push_back({m, c});
+        for (const auto& c : kChecks) out.push_back({m, c});
     return out;
 }
 

@@ -1,7 +1,8 @@
 // lab run: for each mode, a fresh lab, the scenarios under capture, the checks, the
-// report; then the scheduling-algorithms suite in a lab of its own and the health suite
-// in a lab per mode. The labs always come down. Exit 0 only when every check, every
-// algorithms case and every health case passed.
+// report; then the scheduling-algorithms suite in a lab of its own, the health suite
+// in a lab per mode and the HA failover scenario in an HA lab per mode. The labs always
+// come down. Exit 0 only when every check, every algorithms case, every health case and
+// every HA check passed.
 #include "commands.hpp"
 
 #include "lablib/lab.hpp"
@@ -15,13 +16,13 @@ namespace labcli {
 
 void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt) {
     auto* sub = app.add_subcommand(
-        "run", "run every scenario of a mode (or all) with captures, the algorithms and health suites; write a report");
+        "run", "run every scenario of a mode (or all) with captures, the algorithms, health and HA suites; write a report");
     auto* mode = sub->add_option("--mode", opt->mode, "a mode (inline, proxy, dsr-l2, dsr-l3-dscp, dsr-l3-tunnel), or all")
                      ->capture_default_str();
     sub->add_option("--suite", opt->suite,
                     "modes (the modes of --mode), algorithms (the scheduling-algorithms suite), health (the "
-                    "health-check suite in the modes of --mode), all (those three), or ha (the HA failover scenario "
-                    "in the one-arm modes of --mode: ha.html, ha-MODE.json); default: all with --mode all, modes with one --mode")
+                    "health-check suite in the modes of --mode), ha (the HA failover scenario in the modes of --mode), "
+                    "or all (those four); default: all with --mode all, modes with one --mode")
         ->check(CLI::IsMember({"modes", "algorithms", "health", "all", "ha"}));
     sub->add_option("--out", opt->out, "report directory (default: the repository's reports/)");
     sub->add_option("--name", opt->name, "lab name (default: a unique one per mode)");
@@ -45,24 +46,7 @@ int run_run(const RunOptions& opt) {
     r.servers = opt.servers;
     r.only = opt.only;
     auto res = lab::run_modes(paths, r);
-    if (r.suite == "ha") {
-        bool skipped = !res.ha.empty();
-        std::string skip_reason;
-        for (const auto& h : res.ha) {
-            skipped = skipped && h.skipped;
-            if (h.skipped) skip_reason = h.skip_reason;
-            if (!h.error.empty()) std::cout << "ha " << h.mode << ": error: " << h.error << "\n";
-            for (const auto& k : h.checks)
-                if (!k.ok) std::cout << "ha " << h.mode << " " << k.name << ": expected " << k.expected << "; measured " << k.actual << "\n";
-        }
-        std::cout << "ha: " << (r.out / "ha.html").string() << "\n";
-        if (skipped) {
-            std::cout << "SKIP: " << skip_reason << "\n";
-            return 4;
-        }
-        return res.passed() ? 0 : 1;
-    }
-    bool all_skipped = !res.modes.empty() || res.algorithms || res.health;
+    bool all_skipped = !res.modes.empty() || res.algorithms || res.health || !res.ha.empty();
     std::string skip_reason;
     for (const auto& m : res.modes) {
         all_skipped = all_skipped && m.skipped();
@@ -100,9 +84,17 @@ int run_run(const RunOptions& opt) {
             if (!m.error.empty()) std::cout << "health " << m.mode << ": error: " << m.error << "\n";
         }
     }
+    for (const auto& h : res.ha) {
+        all_skipped = all_skipped && h.skipped;
+        if (h.skipped) skip_reason = h.skip_reason;
+        if (!h.error.empty()) std::cout << "ha " << h.mode << ": error: " << h.error << "\n";
+        for (const auto& k : h.checks)
+            if (!k.ok) std::cout << "ha " << h.mode << " " << k.name << ": expected " << k.expected << "; measured " << k.actual << "\n";
+    }
     std::cout << "report: " << (r.out / "index.html").string() << "\n";
     if (res.algorithms) std::cout << "algorithms: " << (r.out / "algorithms.html").string() << "\n";
     if (res.health) std::cout << "health: " << (r.out / "health.html").string() << "\n";
+    if (!res.ha.empty()) std::cout << "ha: " << (r.out / "ha.html").string() << "\n";
     if (all_skipped) {
         std::cout << "SKIP: " << skip_reason << "\n";
         return 4;
@@ -116,6 +108,15 @@ int run_run(const RunOptions& opt) {
     if (res.health && !res.health->all_skipped())
         std::cout << (res.health->total_cases() - res.health->failed_cases()) << " health cases passed, "
                   << res.health->failed_cases() << " failed\n";
+    if (!res.ha.empty()) {
+        size_t ran = 0, ok = 0;
+        for (const auto& h : res.ha)
+            if (!h.skipped) {
+                ++ran;
+                ok += h.passed() ? 1 : 0;
+            }
+        if (ran) std::cout << ok << " HA modes passed, " << ran - ok << " failed\n";
+    }
     return res.passed() ? 0 : 1;
 }
 

@@ -408,7 +408,7 @@ TEST(Fault, ActionsHaveNamesAndUnknownOnesAreListed) {
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
                   "unknown fault action 'explode' (actions: kill-server, start-server, link-down, link-up, http-500, "
-                  "http-200, kill-engine, start-engine)");
+                  "http-200, kill-engine, start-engine, partition, heal)");
     }
     EXPECT_EQ(parse_fault_action("kill-engine"), FaultAction::kill_engine);
     EXPECT_EQ(fault_action_name(FaultAction::start_engine), "start-engine");

@@ -4,8 +4,16 @@
 // the preemption, so each one crosses both transitions. The VRRP state is read from the
 // engines' control sockets every 20 ms; the engine's own change time is poll time minus
 // last_change.ago_ms, as health.cpp does for backend states.
+//
+// The wire: tcpdump runs at every port of both engines (the TAPs' netdevs in the switch
+// namespace) from before the request loop until after the failback. A frame an engine
+// writes to its TAP is stamped as it enters the kernel, so each engine's port shows
+// exactly what that engine sent and when, in every mode (a capture at the router's
+// front interface would miss dsr-l2's frames to the servers, which never reach it).
 #include "lablib/ha.hpp"
 
+#include "lablib/capture.hpp"
+#include "lablib/checks.hpp"
 #include "lablib/control.hpp"
 #include "lablib/fault.hpp"
 #include "lablib/lab.hpp"
@@ -19,8 +27,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
-#include <sstream>
+#include <optional>
+#include <set>
 
 namespace lab {
 
@@ -113,6 +124,147 @@ std::pair<std::int64_t, std::int64_t> window(const HaTransition& t) {
 
 }  // namespace
 
+const char* to_string(HaFrame::Kind k) {
+    switch (k) {
+        case HaFrame::Kind::advert: return "advert";
+        case HaFrame::Kind::garp: return "garp";
+        case HaFrame::Kind::forwarded: return "forwarded";
+        case HaFrame::Kind::to_engine: return "to_engine";
+    }
+    return "?";
+}
+
+double HaFrame::ms_after(std::int64_t ms) const {
+    return std::round((time * 1000.0 - static_cast<double>(ms)) * 10.0) / 10.0;
+}
+
+std::vector<HaPort> ha_ports(const Topology& t) {
+    std::vector<HaPort> out;
+    for (const Node* n : t.with_role("lb"))
+        for (const auto& i : n->ifaces)
+            if (!i.mac.empty()) out.push_back({n->name, n->name + "." + i.name, i.mac, i.ip()});
+    return out;
+}
+
+std::vector<HaFrame> ha_frames(const std::vector<HaPort>& ports,
+                               const std::map<std::string, std::vector<Packet>>& captures) {
+    std::set<std::string> lb_macs, lb_ips;
+    for (const auto& p : ports) {
+        lb_macs.insert(p.mac);
+        if (!p.ip.empty()) lb_ips.insert(p.ip);
+    }
+    std::vector<HaFrame> out;
+    for (const auto& port : ports) {
+        auto it = captures.find(port.point);
+        if (it == captures.end()) continue;
+        for (const Packet& p : it->second) {
+            HaFrame f;
+            f.time = p.time;
+            f.node = port.node;
+            f.point = port.point;
+            f.index = p.index;
+            f.src_mac = p.src_mac;
+            const bool vrrp = p.is_ipv4 && p.protocol == 112 && p.dst_ip == "224.0.0.18";
+            if (p.src_mac == port.mac) {
+                if (vrrp) {
+                    f.kind = HaFrame::Kind::advert;
+                    f.address = p.src_ip;
+                    f.priority = p.vrrp_priority;
+                } else if (p.gratuitous_arp()) {
+                    f.kind = HaFrame::Kind::garp;
+                    f.address = p.arp_sender_ip;
+                    f.arp_mac = p.arp_sender_mac;
+                } else if (p.is_ipv4 && !lb_ips.count(p.innermost().src_ip)) {
+                    f.kind = HaFrame::Kind::forwarded;
+                } else {
+                    continue;  // other ARP, sync datagrams, health probes
+                }
+            } else if (p.dst_mac == port.mac && p.is_ipv4 && !vrrp && !lb_macs.count(p.src_mac) &&
+                       !lb_ips.count(p.innermost().dst_ip)) {
+                f.kind = HaFrame::Kind::to_engine;
+            } else {
+                continue;
+            }
+            f.summary = p.summary();
+            out.push_back(std::move(f));
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const HaFrame& a, const HaFrame& b) { return a.time < b.time; });
+    return out;
+}
+
+namespace {
+
+// Fills t.wire from the frames in [from_ms, until_ms) (until 0: no end); the new
+// master's forwarded frames before its first advert are counted from forwarded_from_ms.
+void wire_transition(HaTransition& t, const std::vector<HaFrame>& frames, std::int64_t from_ms, std::int64_t until_ms,
+                     std::int64_t forwarded_from_ms, long advert_interval_ms) {
+    HaWire w;
+    auto in = [](const HaFrame& f, std::int64_t from, std::int64_t until) {
+        const double ms = f.time * 1000.0;
+        return ms >= static_cast<double>(from) && (!until || ms < static_cast<double>(until));
+    };
+    using K = HaFrame::Kind;
+    for (const auto& f : frames)
+        if (f.kind == K::advert && f.node == t.new_master && in(f, from_ms, until_ms)) {
+            w.new_first_advert = f;
+            break;
+        }
+    const double quiet_from = w.new_first_advert.seen() ? w.new_first_advert.time + advert_interval_ms / 1000.0 : 0;
+    // A killed master's last advert came before the fault, so this one looks back.
+    for (const auto& f : frames)
+        if (f.kind == K::advert && f.node == t.old_master && (!until_ms || f.time * 1000.0 < static_cast<double>(until_ms)) &&
+            (!w.new_first_advert.seen() || f.time < w.new_first_advert.time))
+            w.old_last_advert = f;
+    std::set<std::string> addresses, macs;
+    for (const auto& f : frames) {
+        if (f.kind == K::forwarded && f.node == t.new_master && in(f, forwarded_from_ms, until_ms) &&
+            (!w.new_first_advert.seen() || f.time < w.new_first_advert.time))
+            ++w.forwarded_before;
+        if (!in(f, from_ms, until_ms)) continue;
+        const bool from_old = f.node == t.old_master, from_new = f.node == t.new_master;
+        switch (f.kind) {
+            case K::advert:
+                if (f.priority == 0) ++w.priority_zero;
+                if (!from_old) break;
+                w.old_last_any = f;
+                if (quiet_from && f.time > quiet_from) ++w.old_adverts_after;
+                break;
+            case K::garp:
+                if (!from_new) break;
+                if (!w.garps++) w.first_garp = f;
+                w.last_garp = f;
+                addresses.insert(f.address);
+                macs.insert(f.arp_mac);
+                break;
+            case K::forwarded:
+                if (from_old && quiet_from && f.time > quiet_from) ++w.old_forwarded_after;
+                if (from_new && !w.first_forwarded.seen()) w.first_forwarded = f;
+                break;
+            case K::to_engine:
+                if (from_new && !w.first_to_new.seen()) w.first_to_new = f;
+                break;
+        }
+    }
+    w.garp_addresses.assign(addresses.begin(), addresses.end());
+    w.garp_macs.assign(macs.begin(), macs.end());
+    t.wire = std::move(w);
+}
+
+}  // namespace
+
+void ha_wire_timeline(HaRun& run, const std::vector<HaFrame>& frames) {
+    // The failover's window ends where the failback's begins; lb-b has been backup since
+    // the capture began, so anything it forwarded before its first advert counts.
+    const std::int64_t failback_from = run.failback.issued_ms ? run.failback.issued_ms : run.failback.fault_ms;
+    wire_transition(run.failover, frames, run.failover.issued_ms ? run.failover.issued_ms : run.failover.fault_ms,
+                    failback_from, 0, run.advert_interval_ms);
+    wire_transition(run.failback, frames, failback_from, run.capture_end_ms, failback_from, run.advert_interval_ms);
+    run.vrrp.clear();
+    for (const auto& f : frames)
+        if (f.kind == HaFrame::Kind::advert || f.kind == HaFrame::Kind::garp) run.vrrp.push_back(f);
+}
+
 int HaRun::broken_downloads() const {
     return static_cast<int>(std::count_if(downloads.begin(), downloads.end(), [](const HaDownload& d) { return d.broken(); }));
 }
@@ -122,6 +274,97 @@ bool HaRun::passed() const {
     if (!error.empty() || checks.empty()) return false;
     return std::all_of(checks.begin(), checks.end(), [](const HaCheck& c) { return c.ok; });
 }
+
+namespace {
+
+// "+362.4 ms" after the transition's fault; "not captured" when the frame was not seen.
+std::string at(const HaFrame& f, const HaTransition& t) {
+    if (!f.seen()) return "not captured";
+    char b[32];
+    std::snprintf(b, sizeof b, "%+.1f ms", f.ms_after(t.fault_ms));
+    return b;
+}
+
+std::string ms1(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f ms", v);
+    return b;
+}
+
+const HaPort* port_of(const HaRun& run, const std::string& node, const std::string& mac) {
+    for (const auto& p : run.ports)
+        if (p.node == node && (mac.empty() || p.mac == mac)) return &p;
+    return nullptr;
+}
+
+template <class Add>
+void judge_wire(const HaRun& run, Add& add) {
+    const double interval = static_cast<double>(run.advert_interval_ms);
+    // RFC 5798 §6.4.2: a backup takes over when Master_Down_Timer, restarted by every
+    // advert it hears, runs out.
+    {
+        const HaWire& w = run.failover.wire;
+        const double lo = run.master_down_ms - kTimerToleranceMs, hi = static_cast<double>(run.master_down_ms + kTakeoverSlackMs);
+        bool ok = false;
+        std::string actual;
+        if (!w.old_last_advert.seen() || !w.new_first_advert.seen()) {
+            std::vector<std::string> missing;
+            if (!w.old_last_advert.seen()) missing.push_back("no advert from " + run.failover.old_master + " captured");
+            if (!w.new_first_advert.seen())
+                missing.push_back("no advert from " + run.failover.new_master + " after " + run.failover.what);
+            actual = join(missing, "; ");
+        } else {
+            double gap = (w.new_first_advert.time - w.old_last_advert.time) * 1000.0;
+            ok = gap >= lo && gap <= hi;
+            actual = ms1(gap) + " (" + run.failover.old_master + "'s last advert " + at(w.old_last_advert, run.failover) +
+                     ", " + run.failover.new_master + "'s first " + at(w.new_first_advert, run.failover) + ", priority " +
+                     std::to_string(w.new_first_advert.priority) + ")";
+        }
+        add(run.failover.new_master + " takes over one master-down interval after " + run.failover.old_master +
+                "'s last advert",
+            ok, ms1(lo) + " .. " + ms1(hi) + " (master-down " + std::to_string(run.master_down_ms) + " ms)", actual);
+    }
+    for (const HaTransition* t : {&run.failover, &run.failback}) {
+        const HaWire& w = t->wire;
+        const HaPort* own = port_of(run, t->new_master, "");
+        bool own_macs = !w.garp_macs.empty();
+        for (const auto& m : w.garp_macs) own_macs = own_macs && port_of(run, t->new_master, m);
+        const bool has_vip = std::find(w.garp_addresses.begin(), w.garp_addresses.end(), run.vip) != w.garp_addresses.end();
+        // The first round goes out with the first advert, perhaps at another port (inline:
+        // the gateway's on `back`), whose capture may stamp it a hair earlier.
+        const bool timely = w.first_garp.seen() && w.new_first_advert.seen() &&
+                            (w.first_garp.time - w.new_first_advert.time) * 1000.0 >= -1.0 &&
+                            (w.first_garp.time - w.new_first_advert.time) * 1000.0 <= interval;
+        std::string actual = std::to_string(w.garps) + " GARPs";
+        if (w.garps)
+            actual += " for " + join(w.garp_addresses, ", ") + " from " + join(w.garp_macs, ", ") + ", " +
+                      at(w.first_garp, *t) + " .. " + at(w.last_garp, *t) + "; first advert " +
+                      at(w.new_first_advert, *t);
+        add(t->new_master + " announces the VIP with gratuitous ARP after " + t->what,
+            has_vip && own_macs && timely,
+            "GARP for " + run.vip + " from " + (own ? own->mac : t->new_master + "'s MAC") +
+                ", the first within " + std::to_string(run.advert_interval_ms) + " ms of its first advert",
+            actual);
+        actual = "first forwarded " + at(w.first_forwarded, *t) + ", first advert " + at(w.new_first_advert, *t) +
+                 ", " + std::to_string(w.forwarded_before) + " forwarded before it";
+        add(t->new_master + " forwards only after its first advert as master (" + t->what + ")",
+            w.new_first_advert.seen() && w.first_forwarded.seen() && w.forwarded_before == 0 &&
+                w.first_forwarded.time >= w.new_first_advert.time,
+            "nothing forwarded before its first advert, data forwarded after it", actual);
+    }
+    const HaWire& b = run.failback.wire;
+    add(run.failback.old_master + " goes quiet after the failback",
+        b.new_first_advert.seen() && b.old_adverts_after == 0 && b.old_forwarded_after == 0,
+        "no advert and no forwarded frame from " + run.failback.old_master + " later than " +
+            std::to_string(run.advert_interval_ms) + " ms after " + run.failback.new_master + "'s first advert",
+        !b.new_first_advert.seen()
+            ? "no advert from " + run.failback.new_master + " captured"
+            : std::to_string(b.old_adverts_after) + " adverts and " + std::to_string(b.old_forwarded_after) +
+                  " forwarded frames (its last advert " + at(b.old_last_any, run.failback) + ", " +
+                  run.failback.new_master + "'s first " + at(b.new_first_advert, run.failback) + ")");
+}
+
+}  // namespace
 
 void judge_ha(HaRun& run) {
     run.checks.clear();
@@ -137,7 +380,9 @@ void judge_ha(HaRun& run) {
     const long traffic_limit = run.master_down_ms + kTrafficSlackMs;
     for (HaTransition* t : {&run.failover, &run.failback}) {
         bool kill = t == &run.failover;
-        // A failback is a preemption: lb-a takes over as soon as it hears lb-b's advert.
+        // A failback is a preemption: the restarted lb-a ignores lb-b's lower-priority
+        // adverts and takes over when its own master-down timer (shorter than lb-b's: less
+        // skew at priority 200) runs out, counted from its start.
         long limit = kill ? takeover_limit : takeover_limit + run.advert_interval_ms;
         add(t->new_master + " becomes master after " + t->what, t->takeover_ms() >= 0 && t->takeover_ms() <= limit,
             "<= " + std::to_string(limit) + " ms", ms(t->takeover_ms()) + (t->reason.empty() ? "" : " (" + t->reason + ")"));
@@ -151,20 +396,20 @@ void judge_ha(HaRun& run) {
         return r.ok && r.start_ms > run.failback.first_ok_ms && run.failback.first_ok_ms;
     });
     add("requests flow after the failback", ok_after > 0, "> 0 successful", std::to_string(ok_after));
-    if (run.mode == "proxy") {
-        std::string broken;
-        for (const auto& d : run.downloads)
-            if (d.broken())
-                broken += " #" + std::to_string(d.index) + ": HTTP " + std::to_string(d.http_code) + ", " +
-                          std::to_string(d.bytes) + " bytes, curl exit " + std::to_string(d.curl_exit) +
-                          (d.error.empty() ? "" : " (" + d.error + ")");
-        add("no long-lived connection breaks (synced flows, proxy)", !run.downloads.empty() && broken.empty(),
-            std::to_string(run.downloads.size()) + " of " + std::to_string(run.downloads.size()) + " complete",
-            std::to_string(run.downloads.size() - run.broken_downloads()) + " complete" + broken);
-    }
+    std::string broken;
+    for (const auto& d : run.downloads)
+        if (d.broken())
+            broken += " #" + std::to_string(d.index) + ": HTTP " + std::to_string(d.http_code) + ", " +
+                      std::to_string(d.bytes) + " bytes, curl exit " + std::to_string(d.curl_exit) +
+                      (d.error.empty() ? "" : " (" + d.error + ")");
+    add("no long-lived connection breaks (synced flows)", !run.downloads.empty() && broken.empty(),
+        std::to_string(run.downloads.size()) + " of " + std::to_string(run.downloads.size()) + " complete",
+        std::to_string(run.downloads.size() - run.broken_downloads()) + " complete" + broken);
+    judge_wire(run, add);
 }
 
 HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
+    const auto t0 = steady_clock::now();
     HaRun run;
     run.mode = opt.mode;
     run.lab = opt.name.empty() ? "ha" + std::to_string(::getpid()) : opt.name;
@@ -197,6 +442,25 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
         run.master_down_ms = b->master_down_ms;
         run.advert_interval_ms = b->advert_interval_ms;
 
+        // The capture runs from before the first request until after the failback.
+        run.vip = h.topo.vip;
+        run.ports = ha_ports(h.topo);
+        std::vector<CapturePoint> points;
+        std::vector<std::string> ids;
+        for (const auto& cp : h.topo.capture_points())
+            if (std::any_of(run.ports.begin(), run.ports.end(), [&](const HaPort& p) { return p.point == cp.id(); })) {
+                points.push_back(cp);
+                ids.push_back(cp.id());
+            }
+        const std::string rel_dir = "ha-" + run.mode;
+        const fs::path cap_dir = opt.out.empty() ? paths.state_dir(run.lab) / "captures" : opt.out / rel_dir;
+        std::vector<std::string> devs;
+        for (const auto& cp : points) devs.push_back(cp.dev + " in " + cp.netns);
+        run.notes.push_back("tcpdump -s 256 at " + join(ids, ", ") + " (" + join(devs, ", ") + ") for the whole scenario");
+        std::optional<CaptureSession> cap;
+        cap.emplace(paths, points, CaptureOptions{run.lab, "ha", cap_dir, true});
+        run.capture_start_ms = wall_ms();
+
         std::string url = "http://" + h.topo.vip + "/";
         std::vector<Proc> downloads;
         for (int i = 1; i <= opt.downloads; ++i) {
@@ -218,24 +482,40 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
         run.loop_start_ms = wall_ms();
         wait_ms(kBaselineMs);
 
-        auto fault = [&](const std::string& node, const std::string& action) {
+        auto fault = [&](HaTransition& t, const std::string& node, const std::string& action) {
             run.notes.push_back("lab fault " + node + " " + action);
+            t.issued_ms = wall_ms();
             auto r = apply_fault(paths, run.lab, node, parse_fault_action(action));
             run.notes.push_back(r.message);
-            return r.at_ms;
+            t.fault_ms = r.at_ms;
         };
         run.failover.what = "kill lb-a";
         run.failover.new_master = "lb-b";
-        run.failover.fault_ms = fault("lb-a", "kill-engine");
+        run.failover.old_master = "lb-a";
+        fault(run.failover, "lb-a", "kill-engine");
         wait_master(sock_b, run.failover.fault_ms + 3000, run.failover);
         wait_ms(kAfterFailoverMs);
 
         run.failback.what = "start lb-a";
         run.failback.new_master = "lb-a";
-        run.failback.fault_ms = fault("lb-a", "start-engine");
+        run.failback.old_master = "lb-b";
+        fault(run.failback, "lb-a", "start-engine");
         wait_master(sock_a, run.failback.fault_ms + 3000, run.failback);
         wait_ms(kAfterFailbackMs);
-        if (auto rb = read_vrrp(sock_b)) run.notes.push_back("lb-b after the failback: " + rb->state + " (" + rb->reason + ")");
+        if (auto rb = read_vrrp(sock_b)) {
+            run.failback.old_state = rb->state;
+            run.failback.old_change_ms = rb->changed_ms;
+            run.notes.push_back("lb-b after the failback: " + rb->state + " (" + rb->reason + ")");
+        }
+
+        for (const auto& p : cap->stop()) run.notes.push_back("capture: " + p);
+        run.capture_end_ms = wall_ms();
+        cap.reset();
+        auto captures = CaptureSet::load(cap_dir.string(), ids);
+        for (const auto& [pt, why] : captures.errors) run.notes.push_back("capture " + pt + ": " + why);
+        if (!opt.out.empty())
+            for (const auto& id : ids) run.pcaps.emplace_back(id, rel_dir + "/" + id + ".pcap");
+        ha_wire_timeline(run, ha_frames(run.ports, captures.packets));
 
         stop_process(loop, SIGTERM, milliseconds(kRequestTimeoutMs + 3000));
         run.requests = parse_timeline(tail_file(loop.log, 1000000));
@@ -263,6 +543,8 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
             else ++run.failed_outside_windows;
         }
         guard.down();
+    } catch (const Interrupted&) {
+        throw;
     } catch (const Skip& e) {
         run.skipped = true;
         run.skip_reason = e.what();
@@ -270,122 +552,12 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
         run.error = e.what();
     }
     if (!run.skipped) judge_ha(run);
+    run.seconds = duration_cast<milliseconds>(steady_clock::now() - t0).count() / 1000.0;
     if (!opt.out.empty()) {
         fs::create_directories(opt.out);
-        std::ofstream(opt.out / ("ha-" + run.mode + ".json")) << ha_json(run) << "\n";
+        std::ofstream(opt.out / ("ha-" + run.mode + ".json")) << ha_json(run).dump(1) << "\n";
     }
     return run;
-}
-
-namespace {
-
-std::string esc(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '<') o += "&lt;";
-        else if (c == '>') o += "&gt;";
-        else if (c == '&') o += "&amp;";
-        else if (c == '"') o += "&quot;";
-        else o += c;
-    }
-    return o;
-}
-
-std::string timeline_svg(const HaRun& run) {
-    if (run.requests.empty()) return "<p>(no requests)</p>";
-    const double W = 900, H = 150, left = 10;
-    std::int64_t t0 = run.requests.front().start_ms, t1 = t0 + 1;
-    for (const auto& r : run.requests) t1 = std::max(t1, r.end_ms);
-    auto x = [&](std::int64_t t) { return left + (W - 2 * left) * double(t - t0) / double(t1 - t0); };
-    std::ostringstream o;
-    o << "<svg width=\"" << W << "\" height=\"" << H + 30 << "\" style=\"border:1px solid #ccc;font:11px sans-serif\">";
-    int n = 0;
-    for (const auto& r : run.requests) {
-        double y = 20 + (n++ % 40) * 2.6;
-        o << "<line x1=\"" << x(r.start_ms) << "\" x2=\"" << std::max(x(r.end_ms), x(r.start_ms) + 1) << "\" y1=\"" << y
-          << "\" y2=\"" << y << "\" stroke=\"" << (r.ok ? "#2a2" : "#d22") << "\" stroke-width=\"2\"><title>#" << r.index
-          << " " << (r.ok ? "ok " + r.server : "failed: " + esc(r.reason)) << "</title></line>";
-    }
-    auto mark = [&](std::int64_t t, const std::string& label, const char* color, int row) {
-        if (!t) return;
-        o << "<line x1=\"" << x(t) << "\" x2=\"" << x(t) << "\" y1=\"12\" y2=\"" << H << "\" stroke=\"" << color
-          << "\" stroke-dasharray=\"4,2\"/><text x=\"" << x(t) + 2 << "\" y=\"" << H + 12 + row * 12 << "\" fill=\"" << color
-          << "\">" << esc(label) << "</text>";
-    };
-    mark(run.failover.fault_ms, "kill lb-a", "#a00", 0);
-    mark(run.failover.master_ms, "lb-b master +" + std::to_string(run.failover.takeover_ms()) + " ms", "#06c", 1);
-    mark(run.failback.fault_ms, "start lb-a", "#a60", 0);
-    mark(run.failback.master_ms, "lb-a master +" + std::to_string(run.failback.takeover_ms()) + " ms", "#06c", 1);
-    o << "<text x=\"" << left << "\" y=\"10\">" << (t1 - t0) << " ms, " << run.requests.size()
-      << " requests (one every 50 ms, new connection each)</text></svg>";
-    return o.str();
-}
-
-}  // namespace
-
-std::string ha_html(const std::vector<HaRun>& runs) {
-    std::ostringstream o;
-    o << "<!doctype html><html><head><meta charset=\"utf-8\"><title>lblab: HA failover</title>"
-         "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-         "padding:3px 8px;text-align:left}.ok{color:#080}.bad{color:#c00}</style></head><body>"
-         "<h1>HA failover: lb-a (VRRP 200) and lb-b (100)</h1>"
-         "<p>lb-a's engine is SIGKILLed while a request loop and long-lived rate-limited downloads run through the "
-         "VIP; lb-b takes over after its master-down interval; lb-a is started again and preempts.</p>";
-    for (const auto& r : runs) {
-        o << "<h2>" << esc(r.mode) << (r.skipped ? " (skipped)" : r.passed() ? " <span class=ok>pass</span>" : " <span class=bad>FAIL</span>")
-          << "</h2>";
-        if (r.skipped) {
-            o << "<p>" << esc(r.skip_reason) << "</p>";
-            continue;
-        }
-        if (!r.error.empty()) o << "<p class=bad>" << esc(r.error) << "</p>";
-        o << "<p>master-down interval " << r.master_down_ms << " ms (adverts every " << r.advert_interval_ms
-          << " ms). Failover: lb-b master " << r.failover.takeover_ms() << " ms after the kill, first successful request "
-          << r.failover.traffic_gap_ms() << " ms after it, " << r.failover.failed << " failed requests. Failback: lb-a master "
-          << r.failback.takeover_ms() << " ms after its start (" << esc(r.failback.reason) << "), " << r.failback.failed
-          << " failed. Long-lived downloads: " << r.downloads.size() - r.broken_downloads() << " of " << r.downloads.size()
-          << " complete.</p>" << timeline_svg(r) << "<table><tr><th>check</th><th>expected</th><th>actual</th></tr>";
-        for (const auto& c : r.checks)
-            o << "<tr><td class=" << (c.ok ? "ok" : "bad") << ">" << esc(c.name) << "</td><td>" << esc(c.expected)
-              << "</td><td>" << esc(c.actual) << "</td></tr>";
-        o << "</table><details><summary>commands</summary><pre>";
-        for (const auto& n : r.notes) o << esc(n) << "\n";
-        o << "</pre></details>";
-    }
-    o << "</body></html>\n";
-    return o.str();
-}
-
-std::string ha_json(const HaRun& run) {
-    nlohmann::json j;
-    j["suite"] = "ha";
-    j["mode"] = run.mode;
-    j["lab"] = run.lab;
-    j["skipped"] = run.skipped;
-    if (run.skipped) j["skip_reason"] = run.skip_reason;
-    if (!run.error.empty()) j["error"] = run.error;
-    j["passed"] = run.passed();
-    j["master_down_interval_ms"] = run.master_down_ms;
-    j["advert_interval_ms"] = run.advert_interval_ms;
-    for (const HaTransition* t : {&run.failover, &run.failback}) {
-        nlohmann::json tj{{"what", t->what},           {"new_master", t->new_master}, {"reason", t->reason},
-                          {"fault_ms", t->fault_ms},   {"master_ms", t->master_ms},   {"first_ok_ms", t->first_ok_ms},
-                          {"takeover_ms", t->takeover_ms()}, {"traffic_gap_ms", t->traffic_gap_ms()},
-                          {"failed_requests", t->failed}};
-        j[t == &run.failover ? "failover" : "failback"] = tj;
-    }
-    j["requests"] = run.requests.size();
-    j["failed_outside_windows"] = run.failed_outside_windows;
-    j["long_lived"] = run.downloads.size();
-    j["long_lived_broken"] = run.broken_downloads();
-    auto& tl = j["timeline"] = nlohmann::json::array();
-    for (const auto& r : run.requests)
-        tl.push_back({{"start_ms", r.start_ms}, {"end_ms", r.end_ms}, {"ok", r.ok}, {"server", r.server}, {"reason", r.reason}});
-    auto& cj = j["checks"] = nlohmann::json::array();
-    for (const auto& c : run.checks)
-        cj.push_back({{"name", c.name}, {"ok", c.ok}, {"expected", c.expected}, {"actual", c.actual}});
-    j["notes"] = run.notes;
-    return j.dump(1);
 }
 
 }  // namespace lab

@@ -15,6 +15,7 @@ std::string IpView::protocol_name() const {
         case 17: return "udp";
         case 1: return "icmp";
         case 4: return "ipip";
+        case 112: return "vrrp";
         default: return "ip " + std::to_string(protocol);
     }
 }
@@ -69,8 +70,15 @@ std::string IpView::describe() const {
 
 std::string Packet::summary() const {
     std::string s = src_mac + " > " + dst_mac + ", ";
+    if (arp_op == 1)
+        s += "arp request who-has " + arp_target_ip + " tell " + arp_sender_ip + " (" + arp_sender_mac + ")" +
+             (gratuitous_arp() ? " gratuitous" : "");
+    else if (arp_op == 2)
+        s += "arp reply " + arp_sender_ip + " is-at " + arp_sender_mac;
+    if (arp_op) return s + (decode_error.empty() ? "" : " (" + decode_error + ")");
     if (!is_ipv4) return s + protocol_name() + (decode_error.empty() ? "" : " (" + decode_error + ")");
     s += IpView::describe();
+    if (vrrp_priority >= 0) s += " vrid " + std::to_string(vrrp_vrid) + " priority " + std::to_string(vrrp_priority);
     if (inner) s += " [inner " + inner->describe() + "]";
     s += ", checksums: " + checksums.describe();
     if (!decode_error.empty()) s += " (" + decode_error + ")";
@@ -175,6 +183,10 @@ void decode_ipv4(Packet& p, const uint8_t* raw, size_t avail, size_t l2) {
     fill_ip(ip, raw, avail, p);
     p.truncated = p.caplen < l2 + p.ip_total_length;
     size_t off = ip.header_size();
+    if (p.protocol == 112 && avail >= off + 3) {  // VRRP: version/type, VRID, priority
+        p.vrrp_vrid = raw[off + 1];
+        p.vrrp_priority = raw[off + 2];
+    }
     size_t in_avail = std::min<size_t>(avail, p.ip_total_length);
     if (p.protocol == 4 && in_avail >= off + 20) {
         // The inner packet, from its own bytes. A malformed inner header leaves `inner`
@@ -209,6 +221,12 @@ Packet decode_frame(const uint8_t* data, size_t caplen) {
             l2 = 18;
         }
         if (p.ethertype == 0x0800 && caplen > l2) decode_ipv4(p, data + l2, caplen - l2, l2);
+        if (auto* arp = eth.find_pdu<Tins::ARP>()) {
+            p.arp_op = arp->opcode();
+            p.arp_sender_mac = arp->sender_hw_addr().to_string();
+            p.arp_sender_ip = arp->sender_ip_addr().to_string();
+            p.arp_target_ip = arp->target_ip_addr().to_string();
+        }
     } catch (const std::exception& e) {
         p.decode_error = std::string("malformed: ") + e.what();
     }

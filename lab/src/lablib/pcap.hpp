@@ -1,6 +1,6 @@
 // pcap.hpp: one capture file decoded into plain records (libtins FileSniffer; Ethernet
 // II / IPv4 / TCP / UDP / ICMP, IPIP with its inner packet, the header an ICMP error
-// quotes), each with its checksums verified by checksum.hpp on the raw bytes. Checks
+// quotes, ARP, the VRRP header's VRID and priority), each with its checksums verified by checksum.hpp on the raw bytes. Checks
 // and facts work on these records only.
 #pragma once
 
@@ -51,7 +51,7 @@ struct IpView {
     // This header's checksums; for an IPIP packet they include the inner packet's.
     FrameChecksums checksums = {};
 
-    std::string protocol_name() const;     // "tcp", "udp", "icmp", "ipip", "ip 47"
+    std::string protocol_name() const;     // "tcp", "udp", "icmp", "ipip", "vrrp", "ip 47"
     std::string tcp_flags_string() const;  // "SA", "PA", "F" ...
     std::string source() const;            // "198.51.100.11:40000" (no port without one)
     std::string destination() const;
@@ -68,6 +68,19 @@ struct Packet : IpView {
     uint16_t ethertype = 0;
 
     bool is_ipv4 = false;
+    // VRRP (IPv4 protocol 112): the header's VRID and priority (bytes 1 and 2; RFC 5798
+    // §5.2); -1 when not VRRP or not captured.
+    int vrrp_vrid = -1;
+    int vrrp_priority = -1;
+    // ARP (ethertype 0x0806): the operation (1 request, 2 reply; 0 when not ARP) and the
+    // sender's hardware and protocol addresses and the target's protocol address. A
+    // request whose sender and target address are the same is a gratuitous ARP.
+    int arp_op = 0;
+    std::string arp_sender_mac;
+    std::string arp_sender_ip;
+    std::string arp_target_ip;
+    bool gratuitous_arp() const { return arp_op == 1 && !arp_sender_ip.empty() && arp_sender_ip == arp_target_ip; }
+
     // IPIP (protocol 4): the encapsulated packet, with its own checksums. The fields
     // above are always the outer header's.
     std::optional<IpView> inner;
@@ -80,7 +93,7 @@ struct Packet : IpView {
     // The packet a flow is made of: the inner one of an IPIP packet, else this one.
     const IpView& innermost() const { return inner ? *inner : *this; }
     // One line: MACs, addresses, ports, protocol details, TTL, length, checksums; for
-    // IPIP also the inner packet.
+    // IPIP also the inner packet; for ARP the operation and addresses.
     std::string summary() const;
     // A hex dump of `head`, 16 bytes a line.
     std::string hexdump() const;

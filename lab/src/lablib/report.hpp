@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lablib/ha.hpp"
 #include "lablib/health.hpp"
 #include "lablib/run.hpp"
 
@@ -23,7 +24,8 @@ std::string html_report(const RunResults& r);
 std::string topology_svg(const Topology& t);
 
 // Writes the three files into `dir` (created if needed), algorithms.html when the
-// algorithms suite ran and health.html when the health suite did. Throws Error.
+// algorithms suite ran, health.html when the health suite did and ha.html when the HA
+// suite did. Throws Error.
 void write_report(const RunResults& r, const std::filesystem::path& dir);
 
 std::string html_escape(const std::string& s);
@@ -49,5 +51,13 @@ nlohmann::json health_json(const HealthRun& h);
 std::string health_html(const HealthRun& h, const std::string& generated);
 std::string health_junit(const HealthRun& h);
 std::string health_summary_html(const HealthRun& h);
+
+// The HA failover suite (report_ha.cpp; ha_json and ha_html are in ha.hpp): its section
+// of results.json ({passed, skipped, modes: [ha_json of each run]}), its <testsuite> of
+// junit.xml (one testcase per mode and check, classname ha.<mode>; one named "lab" for
+// a run without checks), and its summary on index.html.
+nlohmann::json ha_section_json(const std::vector<HaRun>& runs);
+std::string ha_junit(const std::vector<HaRun>& runs);
+std::string ha_summary_html(const std::vector<HaRun>& runs);
 
 }  // namespace lab

@@ -1,5 +1,5 @@
 // report_common.hpp: the pieces the report writers share (report.cpp for index.html and
-// junit.xml, report_algorithms.cpp, report_health.cpp): the page head, badges, the
+// junit.xml, report_algorithms.cpp, report_health.cpp, report_ha.cpp): the page head, badges, the
 // checks table, readings, and the JUnit counts, <testsuite> line and <failure> of a
 // suite of cases. Only the report writers include it.
 #pragma once
@@ -85,6 +85,10 @@ JunitCounts junit_counts(const Run& r) {
     if (r.skipped()) return {n, 0, n};
     return {n, r.cases.empty() ? (r.error.empty() ? 0 : 1) : r.failed(), 0};
 }
+
+// An HA run (report_ha.cpp) in JUnit: one test per check (one when there is none),
+// every one skipped when the run was, else the failed checks (or one failure).
+JunitCounts junit_counts(const HaRun& r);
 
 // `  <testsuite name="NAME" tests=.. failures=.. skipped=.. time="SECONDS">` (NAME escaped).
 void junit_testsuite(std::ostream& o, const std::string& name, const JunitCounts& c, double seconds);

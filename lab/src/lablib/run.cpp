@@ -10,7 +10,6 @@
 #include <algorithm>
 
 #include <ctime>
-#include <fstream>
 
 namespace lab {
 
@@ -244,37 +243,6 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
     if (opt.suite != "modes" && opt.suite != "algorithms" && opt.suite != "health" && opt.suite != "all" &&
         opt.suite != "ha")
         throw Error("unknown suite '" + opt.suite + "' (modes, algorithms, health, all or ha)");
-    if (opt.suite == "ha") {
-        // The HA failover scenario in each one-arm mode of --mode (inline cannot be HA);
-        // its own page and JSON files, not (yet) in index.html and results.json.
-        RunResults res;
-        res.started_at = now_iso();
-        auto t0 = steady_clock::now();
-        for (const ModeSpec* m : select_modes(opt.modes)) {
-            if (m->name == "inline") {
-                if (opt.modes != "all") throw Error(std::string("--suite ha: mode inline cannot be HA: ") + kHaTwoArmReason);
-                continue;
-            }
-            HaOptions ho;
-            ho.mode = m->name;
-            ho.name = opt.name.empty() ? unique_lab_name(paths, "ha") : opt.name;
-            ho.out = opt.out;
-            res.ha.push_back(run_ha_failover(paths, ho));
-            const auto& h = res.ha.back();
-            info("ha " + h.mode + ": " +
-                 (h.skipped ? "SKIPPED (" + h.skip_reason + ")"
-                            : std::string(h.passed() ? "pass" : "FAIL") + ", failover " +
-                                  std::to_string(h.failover.takeover_ms()) + " ms (traffic again after " +
-                                  std::to_string(h.failover.traffic_gap_ms()) + " ms), failback " +
-                                  std::to_string(h.failback.takeover_ms()) + " ms, " +
-                                  std::to_string(h.broken_downloads()) + "/" + std::to_string(h.downloads.size()) +
-                                  " long-lived broken"));
-        }
-        fs::create_directories(opt.out);
-        std::ofstream(opt.out / "ha.html") << ha_html(res.ha);
-        res.seconds = since(t0);
-        return res;
-    }
     std::vector<const ModeSpec*> modes;
     if (opt.suite == "modes" || opt.suite == "all") modes = select_modes(opt.modes);
     RunResults res;
@@ -326,6 +294,27 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
             info("health: " + (h.all_skipped() ? std::string("SKIPPED")
                                                 : std::to_string(h.total_cases() - h.failed_cases()) + "/" +
                                                       std::to_string(h.total_cases()) + " cases passed"));
+        }
+    }
+    // The HA suite: an HA lab per mode of --mode; it has no cases, so --only leaves it
+    // out of "all" unless it names "ha".
+    if (opt.suite == "ha" ||
+        (opt.suite == "all" && (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), "ha") != opt.only.end()))) {
+        for (const ModeSpec* m : select_modes(opt.modes)) {
+            HaOptions ho;
+            ho.mode = m->name;
+            ho.name = opt.name.empty() ? unique_lab_name(paths, "ha") : opt.name;
+            ho.out = opt.out;
+            res.ha.push_back(run_ha_failover(paths, ho));
+            const auto& h = res.ha.back();
+            info("ha " + h.mode + ": " +
+                 (h.skipped ? "SKIPPED (" + h.skip_reason + ")"
+                            : std::string(h.passed() ? "pass" : "FAIL") + ", failover " +
+                                  std::to_string(h.failover.takeover_ms()) + " ms (traffic again after " +
+                                  std::to_string(h.failover.traffic_gap_ms()) + " ms), failback " +
+                                  std::to_string(h.failback.takeover_ms()) + " ms, " +
+                                  std::to_string(h.broken_downloads()) + "/" + std::to_string(h.downloads.size()) +
+                                  " long-lived broken"));
         }
     }
     res.seconds = since(t0);

@@ -1,7 +1,8 @@
 // run.hpp: `lab run`: for each mode, a fresh lab, every scenario under capture, the
 // mode's check table evaluated, facts measured, the lab brought down (always); then,
-// when selected, the scheduling-algorithms suite in a lab of its own (algorithms.hpp)
-// and the health suite in a lab per mode (health.hpp); and a report written (report.hpp).
+// when selected, the scheduling-algorithms suite in a lab of its own (algorithms.hpp),
+// the health suite in a lab per mode (health.hpp) and the HA failover scenario in an
+// HA lab per mode (ha.hpp); and a report written (report.hpp).
 #pragma once
 
 #include <filesystem>
@@ -22,12 +23,12 @@
 namespace lab {
 
 struct RunOptions {
-    std::string suite = "modes";     // "modes", "algorithms", "health", "all" (those three) or "ha"
-    std::string modes = "all";       // a mode name or "all" (the modes and health suites)
+    std::string suite = "modes";     // "modes", "algorithms", "health", "ha" or "all" (those four)
+    std::string modes = "all";       // a mode name or "all" (the modes, health and ha suites)
     std::filesystem::path out;       // the report directory
     std::string name;                // lab name; empty: a unique one per mode
     int servers = 3;
-    std::vector<std::string> only;   // run only these scenarios, algorithms and health cases (empty: all)
+    std::vector<std::string> only;   // run only these scenarios, algorithms and health cases, and "ha" (empty: all)
 };
 
 struct ModeRun {
@@ -57,9 +58,9 @@ struct RunResults {
     std::vector<ModeRun> modes;
     std::optional<AlgoRun> algorithms;  // when the algorithms suite ran
     std::optional<HealthRun> health;    // when the health suite ran
-    std::vector<HaRun> ha;              // --suite ha: the failover scenario per one-arm mode of --mode
-    // Every mode and the algorithms and health suites (what of them ran) passed; false
-    // when nothing ran.
+    std::vector<HaRun> ha;              // when the HA suite ran: the failover scenario per mode of --mode
+    // Every mode and the algorithms, health and HA suites (what of them ran) passed;
+    // false when nothing ran.
     bool passed() const;
     size_t total_checks() const;
     size_t failed_checks() const;
@@ -71,9 +72,9 @@ std::string unique_lab_name(const Paths& paths, const std::string& prefix);
 // Runs one mode end to end; never leaves the lab up. Throws only Interrupted.
 ModeRun run_mode(const Paths& paths, const ModeSpec& mode, const RunOptions& opt);
 
-// Runs every selected mode, then the algorithms and health suites when opt.suite asks
-// for them, and writes index.html, results.json and junit.xml (and algorithms.html,
-// health.html) into opt.out.
+// Runs every selected mode, then the algorithms, health and HA suites when opt.suite
+// asks for them, and writes index.html, results.json and junit.xml (and
+// algorithms.html, health.html, ha.html; ha-<mode>.json and ha-<mode>/*.pcap) into opt.out.
 // Throws Error for a bad mode or suite name, Interrupted on a signal (after cleanup).
 RunResults run_modes(const Paths& paths, const RunOptions& opt);
 
