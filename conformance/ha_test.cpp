@@ -1,10 +1,12 @@
 // HA conformance (issue 6): the failover scenario of lab/src/lablib/ha.cpp in an HA lab
-// per one-arm mode (proxy and the three DSR modes; lb-a master at 200, lb-b backup at
-// 100, VRRP adverts every 100 ms): long-lived downloads and a request loop through the
-// VIP, lb-a's engine SIGKILLed, then started again (it preempts). One test per mode and check: the takeover within the
-// master-down interval plus a small margin, requests again soon after, requests failing
-// only inside the two transition windows, no long-lived connection broken (the flows
-// are synced), and from the capture at both engines' ports: lb-b's first advert one
+// per mode (every mode with its flows synced, and dsr-l2 once more without sync, on
+// Maglev; lb-a master at 200, lb-b backup at 100, VRRP adverts every 100 ms): long-lived
+// downloads, idle keep-alive connections and a request loop through the VIP, lb-a's
+// engine SIGKILLed, then started again (it preempts). One test per run and check: the
+// takeover within the master-down interval plus a small margin, requests again soon
+// after, requests failing only inside the two transition windows, no long-lived
+// connection broken, every idle held connection answering again from its server, and
+// from the capture at both engines' ports: lb-b's first advert one
 // master-down interval after lb-a's last, each new master's GARPs for the VIP, nothing
 // forwarded before its first advert, lb-b quiet after the failback. A mode the machine
 // cannot run is a SKIP with its reason. The results land in reports/conformance/ha/
@@ -24,29 +26,37 @@
 
 namespace {
 
-const std::vector<std::string> kModes{"proxy", "dsr-l2", "dsr-l3-dscp", "dsr-l3-tunnel"};
-const std::map<std::string, std::string> kSuffix{{"proxy", "p"}, {"dsr-l2", "d"}, {"dsr-l3-dscp", "s"}, {"dsr-l3-tunnel", "t"}};
-std::map<std::string, lab::HaRun> g_runs;
+struct RunSpec {
+    std::string mode;
+    bool sync;
+    std::string suffix;  // of the lab name
+    std::string id() const { return sync ? mode : mode + "-nosync"; }
+};
+const std::vector<RunSpec> kRuns{{"inline", true, "i"},      {"proxy", true, "p"},       {"dsr-l2", true, "d"},
+                                 {"dsr-l2", false, "n"},     {"dsr-l3-dscp", true, "s"}, {"dsr-l3-tunnel", true, "t"}};
+std::map<std::string, lab::HaRun> g_runs;  // by id
 
 class HaEnvironment : public ::testing::Environment {
 public:
     void SetUp() override {
         auto paths = lab::Paths::discover();
         conformance::reap_stale_labs(paths);
-        for (const auto& mode : kModes) {
-            if (!conformance::skip_reason_for(mode).empty()) continue;
+        for (const auto& spec : kRuns) {
+            if (!conformance::skip_reason_for(spec.mode).empty()) continue;
             lab::HaOptions opt;
-            opt.mode = mode;
-            opt.name = "ct" + std::to_string(::getpid()) + kSuffix.at(mode);
+            opt.mode = spec.mode;
+            opt.sync = spec.sync;
+            opt.name = "ct" + std::to_string(::getpid()) + spec.suffix;
             opt.out = paths.reports_dir() / "conformance" / "ha";
             auto run = lab::run_ha_failover(paths, opt);
-            lab::info("ha " + mode + ": failover " + std::to_string(run.failover.takeover_ms()) + " ms (traffic gap " +
+            lab::info("ha " + run.title() + ": failover " + std::to_string(run.failover.takeover_ms()) + " ms (traffic gap " +
                       std::to_string(run.failover.traffic_gap_ms()) + " ms), failback " +
                       std::to_string(run.failback.takeover_ms()) + " ms (gap " +
                       std::to_string(run.failback.traffic_gap_ms()) + " ms), " +
                       std::to_string(run.broken_downloads()) + "/" + std::to_string(run.downloads.size()) +
-                      " long-lived broken");
-            g_runs[mode] = std::move(run);
+                      " long-lived broken, " + std::to_string(run.held_ok()) + "/" + std::to_string(run.held) +
+                      " idle held answer");
+            g_runs[spec.id()] = std::move(run);
         }
         if (g_runs.empty()) return;
         std::vector<lab::HaRun> runs;
@@ -59,10 +69,10 @@ public:
 };
 
 struct Param {
-    std::string mode;
+    RunSpec run;
     std::string check;
 };
-void PrintTo(const Param& p, std::ostream* os) { *os << p.mode << " " << p.check; }
+void PrintTo(const Param& p, std::ostream* os) { *os << p.run.id() << " " << p.check; }
 
 const std::vector<std::string> kChecks{
     "lb-b becomes master after kill lb-a",
@@ -71,7 +81,8 @@ const std::vector<std::string> kChecks{
     "requests succeed again after start lb-a",
     "requests fail only inside a transition window",
     "requests flow after the failback",
-    "no long-lived connection breaks (synced flows)",
+    "no long-lived connection breaks",  // + " (synced flows)" or " (consistent hash, no sync)"
+    "idle held connections answer again, from the same server, after both transitions",
     "lb-b takes over one master-down interval after lb-a's last advert",
     "lb-b announces the VIP with gratuitous ARP after kill lb-a",
     "lb-b forwards only after its first advert as master (kill lb-a)",
@@ -82,8 +93,11 @@ const std::vector<std::string> kChecks{
 
 std::vector<Param> params() {
     std::vector<Param> out;
-    for (const auto& m : kModes)
-        for (const auto& c : kChecks) out.push_back({m, c});
+    for (const auto& r : kRuns)
+        for (const auto& c : kChecks)
+            out.push_back({r, c.rfind("no long-lived", 0) == 0
+                                  ? c + (r.sync ? " (synced flows)" : " (consistent hash, no sync)")
+                                  : c});
     return out;
 }
 
@@ -91,10 +105,10 @@ class HaCheck : public ::testing::TestWithParam<Param> {};
 
 TEST_P(HaCheck, Holds) {
     const auto& p = GetParam();
-    std::string reason = conformance::skip_reason_for(p.mode);
+    std::string reason = conformance::skip_reason_for(p.run.mode);
     if (!reason.empty()) GTEST_SKIP() << reason;
-    auto it = g_runs.find(p.mode);
-    ASSERT_NE(it, g_runs.end()) << "mode " << p.mode << " did not run";
+    auto it = g_runs.find(p.run.id());
+    ASSERT_NE(it, g_runs.end()) << p.run.id() << " did not run";
     const lab::HaRun& run = it->second;
     if (run.skipped) GTEST_SKIP() << run.skip_reason;
     ASSERT_TRUE(run.error.empty()) << run.error;
@@ -108,7 +122,7 @@ TEST_P(HaCheck, Holds) {
 std::string name_of(const ::testing::TestParamInfo<Param>& info) {
     std::string out;
     bool up = true;
-    for (char ch : info.param.mode + " " + info.param.check) {
+    for (char ch : info.param.run.id() + " " + info.param.check) {
         if (!std::isalnum(static_cast<unsigned char>(ch))) {
             up = true;
             continue;

@@ -173,6 +173,8 @@ HaRun run_from(const std::vector<Shot>& story) {
     d.http_code = 200;
     d.curl_exit = 0;
     r.downloads.push_back(d);
+    r.held = 2;
+    r.held_again = {"ok server1", "ok server2"};
     ha_wire_timeline(r, frames_of(story));
     return r;
 }
@@ -264,7 +266,7 @@ TEST(HaJudge, AGoodRunPassesEveryCheck) {
     HaRun r = good_run();
     judge_ha(r);
     EXPECT_TRUE(r.passed());
-    EXPECT_EQ(r.checks.size(), 13u);
+    EXPECT_EQ(r.checks.size(), 14u);
     for (const auto& c : r.checks) EXPECT_TRUE(c.ok) << c.name << ": expected " << c.expected << ", actual " << c.actual;
     const HaCheck* k = check_named(r, "lb-b takes over one master-down interval after lb-a's last advert");
     ASSERT_NE(k, nullptr);
@@ -438,6 +440,38 @@ TEST(HaJson, CarriesTheTransitionsTheWireAndTheChecks) {
     EXPECT_TRUE(ha_json(run_from({}))["failover"]["wire"]["new_first_advert"].is_null());
 }
 
+TEST(HaJudge, AnIdleHeldConnectionThatDoesNotAnswerAgainFails) {
+    HaRun r = good_run();
+    r.held_again[1] = "failed: waiting for the response: timed out";
+    judge_ha(r);
+    EXPECT_FALSE(r.passed());
+    const HaCheck* k = check_named(r, "idle held connections answer again, from the same server, after both transitions");
+    ASSERT_NE(k, nullptr);
+    EXPECT_FALSE(k->ok);
+    EXPECT_EQ(k->actual, "1 of 2 answer #2: failed: waiting for the response: timed out");
+    HaRun none = good_run();
+    none.held = 0;
+    none.held_again.clear();
+    judge_ha(none);
+    EXPECT_FALSE(check_named(none, "idle held connections answer again, from the same server, after both transitions")->ok)
+        << "no connection held proves nothing";
+}
+
+TEST(HaJudge, ANoSyncRunIsNamedForItAndKeepsItsFilesApart) {
+    HaRun r = good_run();
+    r.mode = "dsr-l2";
+    r.sync = false;
+    r.algorithm = "maglev";
+    judge_ha(r);
+    EXPECT_EQ(r.id(), "dsr-l2-nosync");
+    EXPECT_EQ(r.title(), "dsr-l2 (no sync, maglev)");
+    EXPECT_NE(check_named(r, "no long-lived connection breaks (consistent hash, no sync)"), nullptr);
+    auto j = ha_json(r);
+    EXPECT_EQ(j["id"], "dsr-l2-nosync");
+    EXPECT_EQ(j["sync"], false);
+    EXPECT_EQ(j["algorithm"], "maglev");
+}
+
 TEST(HaReport, TheRunsGoIntoResultsJunitAndIndex) {
     RunResults res;
     res.started_at = "2024-01-01T00:00:00Z";
@@ -475,7 +509,30 @@ TEST(HaReport, TheRunsGoIntoResultsJunitAndIndex) {
     auto h = html_report(res);
     EXPECT_NE(h.find("<h2 id=\"ha\">"), std::string::npos);
     EXPECT_NE(h.find("href=\"ha.html#ha-dsr-l2\""), std::string::npos);
-    EXPECT_NE(h.find("HA failover: 1 of 2 modes passed"), std::string::npos);
+    EXPECT_NE(h.find("HA failover: 1 of 2 runs passed"), std::string::npos);
+
+    // The guard scenario: its own section, testcases and summary line.
+    HaGuardRun g;
+    g.checks = {{"advert with TTL 64: dropped as ttl, nothing changes", true, "3", "3"},
+                {"healed, one master again: lb-a (priority 200), lb-b backup", false, "<= 400 ms", "never"}};
+    g.heal_resolved_ms = -1;
+    res.ha_guard = g;
+    j = results_json(res);
+    ASSERT_TRUE(j["ha"].contains("guard"));
+    EXPECT_EQ(j["ha"]["guard"]["checks"].size(), 2u);
+    EXPECT_FALSE(j["ha"]["guard"]["passed"].get<bool>());
+    x = junit_xml(res);
+    EXPECT_NE(x.find("<testsuite name=\"ha\" tests=\"" + std::to_string(2 * n + 3) + "\" failures=\"2\" skipped=\"1\""),
+              std::string::npos)
+        << x;
+    EXPECT_NE(x.find("classname=\"ha.guard\" name=\"healed, one master again: lb-a (priority 200), lb-b backup\"><failure "),
+              std::string::npos)
+        << x;
+    h = html_report(res);
+    EXPECT_NE(h.find("bad input and a split segment: FAILED"), std::string::npos);
+    const std::string page = ha_html(res.ha, "2024-01-01T00:00:00Z", res.guard());
+    EXPECT_NE(page.find("<h2 id=\"ha-guard\">"), std::string::npos);
+    EXPECT_NE(page.find("Heal &rarr; one master: -"), std::string::npos);
 }
 
 TEST(HaReport, ThePageShowsTheWireAndLinksThePcaps) {

@@ -20,6 +20,7 @@
 #include "lablib/manifest.hpp"
 #include "lablib/process.hpp"
 #include "lablib/util.hpp"
+#include "lablib/vrrp_state.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -50,31 +52,8 @@ constexpr int kPollMs = 20;
 constexpr long kRateBytesPerSec = 64 * 1024;
 constexpr long kDownloadBytes = 9 * kRateBytesPerSec;  // ~9 s: longer than both phases together
 
-struct VrrpReading {
-    std::string state;
-    std::string reason;
-    std::int64_t changed_ms = 0;
-    long master_down_ms = 0;
-    long advert_interval_ms = 0;
-};
-
-std::optional<VrrpReading> read_vrrp(const std::string& socket) {
-    try {
-        auto j = nlohmann::json::parse(unix_request_all(socket, "vrrp json", milliseconds(500)));
-        auto now = wall_ms();
-        VrrpReading r;
-        r.state = j.value("state", "");
-        r.master_down_ms = j.value("master_down_interval_ms", 0L);
-        r.advert_interval_ms = j.value("advert_interval_ms", 0L);
-        if (j.contains("last_change")) {
-            r.reason = j["last_change"].value("reason", "");
-            r.changed_ms = now - j["last_change"].value("ago_ms", 0L);
-        }
-        return r;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
+// The idle connections are held through both transitions and asked again after them.
+constexpr int kHoldSeconds = (kBaselineMs + kAfterFailoverMs + kAfterFailbackMs) / 1000 + 2;
 
 // Polls `socket` until the engine says master (its change time), or until `deadline_ms`.
 bool wait_master(const std::string& socket, std::int64_t deadline_ms, HaTransition& t) {
@@ -91,6 +70,19 @@ bool wait_master(const std::string& socket, std::int64_t deadline_ms, HaTransiti
 }
 
 void wait_ms(int ms) { sleep_for(milliseconds(ms)); }
+
+// lab_client hold --again's output: "connection N SERVER ADDR" per connection opened,
+// then "again N ok SERVER" / "again N failed: WHY" per connection still held.
+void parse_hold(const std::string& log, HaRun& run) {
+    std::map<int, std::string> again;
+    for (const auto& line : split(log, '\n')) {
+        auto w = split_ws(line);
+        if (w.size() >= 3 && w[0] == "connection" && w[2] != "to") ++run.held;
+        if (w.size() >= 3 && w[0] == "again") again[std::atoi(w[1].c_str())] = line.substr(line.find(w[2]));
+    }
+    for (int i = 1; i <= run.held; ++i)
+        run.held_again.push_back(again.count(i) ? again[i] : "not asked (closed early, or hold did not finish)");
+}
 
 HaDownload parse_download(int index, const std::string& log) {
     HaDownload d;
@@ -265,6 +257,11 @@ void ha_wire_timeline(HaRun& run, const std::vector<HaFrame>& frames) {
         if (f.kind == HaFrame::Kind::advert || f.kind == HaFrame::Kind::garp) run.vrrp.push_back(f);
 }
 
+int HaRun::held_ok() const {
+    return static_cast<int>(
+        std::count_if(held_again.begin(), held_again.end(), [](const std::string& s) { return s.rfind("ok ", 0) == 0; }));
+}
+
 int HaRun::broken_downloads() const {
     return static_cast<int>(std::count_if(downloads.begin(), downloads.end(), [](const HaDownload& d) { return d.broken(); }));
 }
@@ -402,9 +399,17 @@ void judge_ha(HaRun& run) {
             broken += " #" + std::to_string(d.index) + ": HTTP " + std::to_string(d.http_code) + ", " +
                       std::to_string(d.bytes) + " bytes, curl exit " + std::to_string(d.curl_exit) +
                       (d.error.empty() ? "" : " (" + d.error + ")");
-    add("no long-lived connection breaks (synced flows)", !run.downloads.empty() && broken.empty(),
+    add(std::string("no long-lived connection breaks (") + (run.sync ? "synced flows" : "consistent hash, no sync") + ")",
+        !run.downloads.empty() && broken.empty(),
         std::to_string(run.downloads.size()) + " of " + std::to_string(run.downloads.size()) + " complete",
         std::to_string(run.downloads.size() - run.broken_downloads()) + " complete" + broken);
+    std::string held_bad;
+    for (size_t i = 0; i < run.held_again.size(); ++i)
+        if (run.held_again[i].rfind("ok ", 0) != 0) held_bad += " #" + std::to_string(i + 1) + ": " + run.held_again[i];
+    add("idle held connections answer again, from the same server, after both transitions",
+        run.held > 0 && run.held_ok() == run.held,
+        std::to_string(run.held) + " of " + std::to_string(run.held) + " answer",
+        std::to_string(run.held_ok()) + " of " + std::to_string(run.held) + " answer" + held_bad);
     judge_wire(run, add);
 }
 
@@ -412,13 +417,18 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
     const auto t0 = steady_clock::now();
     HaRun run;
     run.mode = opt.mode;
+    run.sync = opt.sync;
+    run.algorithm = !opt.algorithm.empty() ? opt.algorithm : opt.sync ? "rr" : "maglev";
     run.lab = opt.name.empty() ? "ha" + std::to_string(::getpid()) : opt.name;
     try {
         UpOptions up;
         up.name = run.lab;
         up.mode = opt.mode;
         up.ha = true;
-        run.notes.push_back("lab up --ha --mode " + opt.mode + " --name " + run.lab);
+        up.sync = opt.sync;
+        if (run.algorithm != "rr") up.algorithm = run.algorithm;
+        run.notes.push_back("lab up --ha --mode " + opt.mode + (opt.sync ? "" : " --no-sync") +
+                            (up.algorithm.empty() ? "" : " --algorithm " + up.algorithm) + " --name " + run.lab);
         LabGuard guard(paths, run.lab);
         LabHandle h;
         try {
@@ -452,7 +462,7 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
                 points.push_back(cp);
                 ids.push_back(cp.id());
             }
-        const std::string rel_dir = "ha-" + run.mode;
+        const std::string rel_dir = "ha-" + run.id();
         const fs::path cap_dir = opt.out.empty() ? paths.state_dir(run.lab) / "captures" : opt.out / rel_dir;
         std::vector<std::string> devs;
         for (const auto& cp : points) devs.push_back(cp.dev + " in " + cp.netns);
@@ -470,6 +480,16 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
             if (i == 1) run.notes.push_back("lab exec client2 -- " + shell_join(argv) + " &   # x" + std::to_string(opt.downloads));
             downloads.push_back(spawn_detached(in_netns(client2.netns, argv), logs / ("client2.download" + std::to_string(i) + ".log"),
                                                paths.manifest(run.lab), "client2.download" + std::to_string(i)));
+        }
+        std::optional<Proc> hold;
+        if (opt.held > 0) {
+            std::vector<std::string> hargs{"hold", url, "--count", std::to_string(opt.held), "--seconds",
+                                           std::to_string(kHoldSeconds), "--again"};
+            std::vector<std::string> hv{paths.tool("lab_client").string()};
+            hv.insert(hv.end(), hargs.begin(), hargs.end());
+            run.notes.push_back("lab exec client2 -- lab_client " + shell_join(hargs) + " &");
+            hold = spawn_detached(in_netns(client2.netns, hv), logs / "client2.hold-ha.log", paths.manifest(run.lab),
+                                  "client2.hold-ha");
         }
         std::vector<std::string> largs{"http-timeline", url, "--interval-ms", std::to_string(kIntervalMs), "--seconds", "60",
                                        "--connect-timeout-ms", std::to_string(kConnectTimeoutMs), "--timeout-ms",
@@ -532,6 +552,15 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
             reap(downloads[i].pid);
             run.downloads.push_back(parse_download(static_cast<int>(i + 1), tail_file(downloads[i].log, 50)));
         }
+        if (hold) {  // it ends by itself kHoldSeconds after it started, after the failback
+            while (proc_alive(*hold) && steady_clock::now() < end) {
+                reap(hold->pid);
+                sleep_for(milliseconds(50));
+            }
+            if (proc_alive(*hold)) stop_process(*hold, SIGKILL, milliseconds(1000));
+            reap(hold->pid);
+            parse_hold(tail_file(hold->log, 200), run);
+        }
 
         first_ok_after(run, run.failover);
         first_ok_after(run, run.failback);
@@ -555,7 +584,7 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
     run.seconds = duration_cast<milliseconds>(steady_clock::now() - t0).count() / 1000.0;
     if (!opt.out.empty()) {
         fs::create_directories(opt.out);
-        std::ofstream(opt.out / ("ha-" + run.mode + ".json")) << ha_json(run).dump(1) << "\n";
+        std::ofstream(opt.out / ("ha-" + run.id() + ".json")) << ha_json(run).dump(1) << "\n";
     }
     return run;
 }

@@ -27,7 +27,10 @@ namespace lab {
 struct HaOptions {
     std::string mode = "proxy";  // any mode `lab up --ha` builds
     std::string name;            // lab name; empty: "ha" + pid
+    bool sync = true;            // false: no [sync] (a DSR mode keeps flows by a consistent hash)
+    std::string algorithm;       // the VIPs' algorithm (empty: rr; maglev without sync)
     int downloads = 4;           // long-lived rate-limited downloads from client2
+    int held = 4;                // idle keep-alive connections from client2, asked again at the end
     std::filesystem::path out;   // where ha-<mode>.json and ha-<mode>/*.pcap go (empty: not kept)
 };
 
@@ -130,6 +133,8 @@ struct HaTransition {
 
 struct HaRun {
     std::string mode;
+    bool sync = true;
+    std::string algorithm = "rr";
     std::string lab;
     bool skipped = false;
     std::string skip_reason;
@@ -146,11 +151,17 @@ struct HaRun {
     HaTransition failover, failback;
     std::vector<TimedRequest> requests;
     std::vector<HaDownload> downloads;
+    int held = 0;                     // idle connections opened before the kill
+    std::vector<std::string> held_again;  // per connection: "ok SERVER" or "failed: WHY"
+    int held_ok() const;
     int failed_outside_windows = 0;
     std::vector<HaCheck> checks;
     std::vector<std::string> notes;   // commands run and readings
     int broken_downloads() const;
     bool passed() const;
+    // "proxy", "dsr-l2-nosync": names the run's files and anchors; title() is for people.
+    std::string id() const { return sync ? mode : mode + "-nosync"; }
+    std::string title() const { return sync ? mode : mode + " (no sync, " + algorithm + ")"; }
 };
 
 // Runs the scenario in its own lab, brought down on every path. Skip (lab.hpp) becomes
@@ -179,8 +190,10 @@ constexpr long kTrafficSlackMs = 700;  // a request's connect timeout (500) plus
 // be a little after the capture stamped the advert that restarted them.
 constexpr double kTimerToleranceMs = 5;
 
-// The run as JSON (ha-<mode>.json; an entry of results.json's "ha" section).
+// The run as JSON (ha-<id>.json; an entry of results.json's "ha" section).
 nlohmann::json ha_json(const HaRun& run);
+// Judged checks as a JSON array of {name, ok, expected, actual}.
+nlohmann::json ha_checks_json(const std::vector<HaCheck>& checks);
 
 // The page ha.html (report_ha.cpp; health.html's approach): a summary table, then per
 // mode the measured times, an SVG of the whole run (each engine's adverts and GARPs on
@@ -189,6 +202,8 @@ nlohmann::json ha_json(const HaRun& run);
 // the pcaps, the commands and readings. `generated` (ISO 8601) also links the page to
 // index.html, results.json and junit.xml, which are then beside it; empty: a page of
 // its own (conformance).
-std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated = "");
+// `guard`, when given, adds its section (ha_guard_html) at the end.
+struct HaGuardRun;
+std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated = "", const HaGuardRun* guard = nullptr);
 
 }  // namespace lab

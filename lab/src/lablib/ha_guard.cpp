@@ -267,12 +267,12 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
     }
     if (!opt.out.empty()) {
         fs::create_directories(opt.out);
-        std::ofstream(opt.out / "ha-guard.json") << ha_guard_json(run) << "\n";
+        std::ofstream(opt.out / "ha-guard.json") << ha_guard_json(run).dump(1) << "\n";
     }
     return run;
 }
 
-std::string ha_guard_json(const HaGuardRun& run) {
+nlohmann::json ha_guard_json(const HaGuardRun& run) {
     nlohmann::json j;
     j["suite"] = "ha";
     j["scenario"] = "guard";
@@ -287,11 +287,9 @@ std::string ha_guard_json(const HaGuardRun& run) {
     j["third_router_recover_ms"] = run.rogue_recover_ms;
     j["partition_lb_b_master_ms"] = run.split_master_ms;
     j["heal_one_master_ms"] = run.heal_resolved_ms;
-    auto& cj = j["checks"] = nlohmann::json::array();
-    for (const auto& c : run.checks)
-        cj.push_back({{"name", c.name}, {"ok", c.ok}, {"expected", c.expected}, {"actual", c.actual}});
+    j["checks"] = ha_checks_json(run.checks);
     j["notes"] = run.notes;
-    return j.dump(1);
+    return j;
 }
 
 }  // namespace lab

@@ -48,7 +48,10 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt);
 // The names of the checks a run makes, in order (for one test per check).
 std::vector<std::string> ha_guard_check_names();
 
-std::string ha_guard_json(const HaGuardRun& run);
+// ha-guard.json; the "guard" entry of results.json's "ha" section.
+nlohmann::json ha_guard_json(const HaGuardRun& run);
+// Its section of ha.html (report_ha.cpp): the measured times, the checks, the commands.
+std::string ha_guard_html(const HaGuardRun& run);
 
 constexpr long kHealSlackMs = 300;  // heal → one master: two adverts' round trip, the poll, slack
 

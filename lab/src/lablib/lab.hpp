@@ -21,11 +21,6 @@ public:
     using Error::Error;
 };
 
-// Why `lab up --ha` refuses a two-arm mode (inline).
-inline constexpr const char* kHaTwoArmReason =
-    "the servers' gateway 192.0.2.1 would have to move with the VIP as a second VRRP address on the "
-    "back port, which the engine does not support";
-
 struct UpOptions {
     std::string name = "lab";
     std::string mode = "inline";

@@ -250,7 +250,7 @@ json results_json(const RunResults& r) {
     }
     if (r.algorithms) j["algorithms"] = algorithms_json(*r.algorithms);
     if (r.health) j["health"] = health_json(*r.health);
-    if (!r.ha.empty()) j["ha"] = ha_section_json(r.ha);
+    if (r.has_ha()) j["ha"] = ha_section_json(r.ha, r.guard());
     return j;
 }
 
@@ -267,6 +267,7 @@ std::string junit_xml(const RunResults& r) {
     if (r.health)
         for (const auto& m : r.health->modes) total += junit_counts(m);
     for (const auto& h : r.ha) total += junit_counts(h);
+    if (r.ha_guard) total += junit_counts(*r.ha_guard);
     o << "<testsuites name=\"lblab\" tests=\"" << total.tests << "\" failures=\"" << total.failures
       << "\" skipped=\"" << total.skipped << "\" time=\"" << r.seconds << "\">\n";
     for (const auto& m : r.modes) {
@@ -294,7 +295,7 @@ std::string junit_xml(const RunResults& r) {
     }
     if (r.algorithms) o << algorithms_junit(*r.algorithms);
     if (r.health) o << health_junit(*r.health);
-    if (!r.ha.empty()) o << ha_junit(r.ha);
+    if (r.has_ha()) o << ha_junit(r.ha, r.guard());
     o << "</testsuites>\n";
     return o.str();
 }
@@ -672,26 +673,28 @@ std::string html_report(const RunResults& r) {
                                       : std::to_string(r.health->total_cases() - r.health->failed_cases()) + " of " +
                                             std::to_string(r.health->total_cases()) + " cases passed")
           << " (<a href=\"health.html\">health.html</a>).</p>\n";
-    if (!r.ha.empty()) {
+    if (r.has_ha()) {
         const auto ran = std::count_if(r.ha.begin(), r.ha.end(), [](const HaRun& h) { return !h.skipped; });
         const auto ok = std::count_if(r.ha.begin(), r.ha.end(), [](const HaRun& h) { return !h.skipped && h.passed(); });
         o << "<p class=\"small\">HA failover: "
-          << (ran == 0 ? std::string("skipped")
-                       : std::to_string(ok) + " of " + std::to_string(ran) + " modes passed")
-          << " (<a href=\"ha.html\">ha.html</a>).</p>\n";
+          << (ran == 0 ? std::string("skipped") : std::to_string(ok) + " of " + std::to_string(ran) + " runs passed");
+        if (r.ha_guard)
+            o << "; bad input and a split segment: "
+              << (r.ha_guard->skipped ? std::string("skipped") : r.ha_guard->passed() ? "passed" : "FAILED");
+        o << " (<a href=\"ha.html\">ha.html</a>).</p>\n";
     }
     o << "<nav class=\"modes\">";
     for (const auto& m : r.modes)
         o << "<a href=\"#" << html_escape(mode_anchor(m)) << "\">" << html_escape(m.mode) << "</a>";
     if (r.algorithms) o << "<a href=\"#algorithms\">algorithms</a><a href=\"algorithms.html\">algorithms.html</a>";
     if (r.health) o << "<a href=\"#health\">health</a><a href=\"health.html\">health.html</a>";
-    if (!r.ha.empty()) o << "<a href=\"#ha\">HA failover</a><a href=\"ha.html\">ha.html</a>";
+    if (r.has_ha()) o << "<a href=\"#ha\">HA failover</a><a href=\"ha.html\">ha.html</a>";
     o << "</nav>\n";
     if (!r.modes.empty()) comparison_section(o, r);
     for (const auto& m : r.modes) mode_section(o, m);
     if (r.algorithms) o << algorithms_summary_html(*r.algorithms);
     if (r.health) o << health_summary_html(*r.health);
-    if (!r.ha.empty()) o << ha_summary_html(r.ha);
+    if (r.has_ha()) o << ha_summary_html(r.ha, r.guard());
     o << "</body></html>\n";
     return o.str();
 }
@@ -703,7 +706,7 @@ void write_report(const RunResults& r, const fs::path& dir) {
     write_file(dir / "index.html", html_report(r));
     if (r.algorithms) write_file(dir / "algorithms.html", algorithms_html(*r.algorithms, r.started_at));
     if (r.health) write_file(dir / "health.html", health_html(*r.health, r.started_at));
-    if (!r.ha.empty()) write_file(dir / "ha.html", ha_html(r.ha, r.started_at));
+    if (r.has_ha()) write_file(dir / "ha.html", ha_html(r.ha, r.started_at, r.guard()));
 }
 
 }  // namespace lab

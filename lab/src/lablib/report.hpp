@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lablib/ha.hpp"
+#include "lablib/ha_guard.hpp"
 #include "lablib/health.hpp"
 #include "lablib/run.hpp"
 
@@ -52,12 +53,13 @@ std::string health_html(const HealthRun& h, const std::string& generated);
 std::string health_junit(const HealthRun& h);
 std::string health_summary_html(const HealthRun& h);
 
-// The HA failover suite (report_ha.cpp; ha_json and ha_html are in ha.hpp): its section
-// of results.json ({passed, skipped, modes: [ha_json of each run]}), its <testsuite> of
-// junit.xml (one testcase per mode and check, classname ha.<mode>; one named "lab" for
-// a run without checks), and its summary on index.html.
-nlohmann::json ha_section_json(const std::vector<HaRun>& runs);
-std::string ha_junit(const std::vector<HaRun>& runs);
-std::string ha_summary_html(const std::vector<HaRun>& runs);
+// The HA suite (report_ha.cpp; ha_json and ha_html are in ha.hpp): the failover runs and,
+// when it ran, the guard scenario (ha_guard.hpp). Its section of results.json ({passed,
+// skipped, modes: [ha_json of each run], guard}), its <testsuite> of junit.xml (one
+// testcase per run and check, classname ha.<id> or ha.guard; one named "lab" for a run
+// without checks), and its summary on index.html.
+nlohmann::json ha_section_json(const std::vector<HaRun>& runs, const HaGuardRun* guard = nullptr);
+std::string ha_junit(const std::vector<HaRun>& runs, const HaGuardRun* guard = nullptr);
+std::string ha_summary_html(const std::vector<HaRun>& runs, const HaGuardRun* guard = nullptr);
 
 }  // namespace lab

@@ -89,6 +89,7 @@ JunitCounts junit_counts(const Run& r) {
 // An HA run (report_ha.cpp) in JUnit: one test per check (one when there is none),
 // every one skipped when the run was, else the failed checks (or one failure).
 JunitCounts junit_counts(const HaRun& r);
+JunitCounts junit_counts(const HaGuardRun& r);  // the same, for the HA guard scenario
 
 // `  <testsuite name="NAME" tests=.. failures=.. skipped=.. time="SECONDS">` (NAME escaped).
 void junit_testsuite(std::ostream& o, const std::string& name, const JunitCounts& c, double seconds);

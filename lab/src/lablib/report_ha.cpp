@@ -51,7 +51,7 @@ json wire_json(const HaTransition& t) {
                 {"first_to_new", frame_json(w.first_to_new, t.fault_ms)}};
 }
 
-std::string anchor(const HaRun& r) { return "ha-" + r.mode; }
+std::string anchor(const HaRun& r) { return "ha-" + r.id(); }
 
 // "+362.4 ms" (from a frame or a whole-ms time), or "-".
 std::string rel(double ms) {
@@ -83,7 +83,8 @@ long takeover_limit(const HaRun& r, const HaTransition& t) {
     return r.master_down_ms + kTakeoverSlackMs + (&t == &r.failback ? r.advert_interval_ms : 0);
 }
 
-size_t failed_checks(const HaRun& r) {
+template <class Run>  // HaRun, HaGuardRun
+size_t failed_checks(const Run& r) {
     return static_cast<size_t>(std::count_if(r.checks.begin(), r.checks.end(), [](const HaCheck& c) { return !c.ok; }));
 }
 
@@ -280,7 +281,7 @@ std::string overview_svg(const HaRun& r) {
     std::ostringstream o;
     o << "<svg class=\"timeline\" width=\"" << width << "\" height=\"" << bottom + 34 << "\" viewBox=\"0 0 " << width << " "
       << bottom + 34 << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" role=\"img\">\n<title>"
-      << html_escape(r.mode + ": failover " + ms_or_dash(r.failover.takeover_ms()) + ", failback " +
+      << html_escape(r.title() + ": failover " + ms_or_dash(r.failover.takeover_ms()) + ", failback " +
                      ms_or_dash(r.failback.takeover_ms()))
       << "</title>\n";
     axis(o, ax, 0, top - 6, bottom, "time since the request loop started");
@@ -331,7 +332,7 @@ std::string closeup_svg(const HaRun& r, const HaTransition& t) {
     std::ostringstream o;
     o << "<svg class=\"timeline\" width=\"" << width << "\" height=\"" << bottom + 34 << "\" viewBox=\"0 0 " << width << " "
       << bottom + 34 << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" role=\"img\">\n<title>"
-      << html_escape(r.mode + ": " + t.what + " up close") << "</title>\n";
+      << html_escape(r.title() + ": " + t.what + " up close") << "</title>\n";
     axis(o, ax, 0, top - 6, bottom, "ms after " + t.what + "; hover a mark for its frame");
     for (size_t i = 0; i < nodes.size(); ++i) {
         const int y = top + static_cast<int>(i) * (lane_h + 8);
@@ -358,18 +359,34 @@ std::string closeup_svg(const HaRun& r, const HaTransition& t) {
     return o.str();
 }
 
+// One paragraph: the guard scenario's result and its measured times.
+std::string guard_summary(const HaGuardRun& g, const std::string& page) {
+    std::ostringstream o;
+    o << "<p><b><a href=\"" << page << "#ha-guard\">bad input and a split segment</a></b> " << badge(g.passed(), g.skipped);
+    if (g.skipped) {
+        o << " skipped: " << html_escape(g.skip_reason) << "</p>\n";
+        return o.str();
+    }
+    o << " " << g.checks.size() - failed_checks(g) << "/" << g.checks.size()
+      << " checks: malformed adverts counted by reason, a priority-254 third router obeyed (lb-a master again "
+      << ms_or_dash(g.rogue_recover_ms) << " after its last advert), partition &rarr; lb-b master in "
+      << ms_or_dash(g.split_master_ms) << ", heal &rarr; one master in " << ms_or_dash(g.heal_resolved_ms) << ".</p>\n";
+    return o.str();
+}
+
 void summary_table(std::ostringstream& o, const std::vector<HaRun>& runs, const std::string& page) {
     o << "<table><tr><th rowspan=\"2\">mode</th><th colspan=\"5\">kill lb-a: ms after the kill</th>"
          "<th>start lb-a</th><th rowspan=\"2\">failed requests</th><th rowspan=\"2\">long-lived broken</th>"
+         "<th rowspan=\"2\">idle held answer</th>"
          "<th rowspan=\"2\">checks</th><th rowspan=\"2\">result</th></tr>\n"
          "<tr><th>lb-b master (limit)</th><th>lb-b's first GARP</th><th>lb-b's first forwarded frame</th>"
          "<th>requests again</th><th>lb-b's first advert after lb-a's last (master-down)</th>"
          "<th>lb-a master (limit)</th></tr>\n";
     for (const auto& r : runs) {
         o << "<tr" << (r.passed() ? "" : " class=\"failrow\"") << "><td><b><a href=\"" << page << "#" << anchor(r) << "\">"
-          << html_escape(r.mode) << "</a></b></td>";
+          << html_escape(r.title()) << "</a></b></td>";
         if (r.skipped) {
-            o << "<td colspan=\"9\">skipped: " << html_escape(r.skip_reason) << "</td><td>" << badge(false, true)
+            o << "<td colspan=\"10\">skipped: " << html_escape(r.skip_reason) << "</td><td>" << badge(false, true)
               << "</td></tr>\n";
             continue;
         }
@@ -385,19 +402,21 @@ void summary_table(std::ostringstream& o, const std::vector<HaRun>& runs, const 
           << time_vs_limit(r.failback.takeover_ms(), takeover_limit(r, r.failback)) << "</td><td class=\"num\">"
           << f.failed + r.failback.failed + r.failed_outside_windows << " of " << r.requests.size()
           << "</td><td class=\"num\">" << r.broken_downloads() << " of " << r.downloads.size() << "</td><td class=\"num\">"
+          << r.held_ok() << " of " << r.held << "</td><td class=\"num\">"
           << r.checks.size() - failed_checks(r) << "/" << r.checks.size() << "</td><td>" << pass_fail(r.passed())
           << "</td></tr>\n";
     }
     o << "</table>\n";
 }
 
-bool all_passed(const std::vector<HaRun>& runs) {
-    return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const HaRun& r) { return r.passed(); }) &&
-           !std::all_of(runs.begin(), runs.end(), [](const HaRun& r) { return r.skipped; });
+bool all_skipped(const std::vector<HaRun>& runs, const HaGuardRun* guard = nullptr) {
+    return (!runs.empty() || guard) && std::all_of(runs.begin(), runs.end(), [](const HaRun& r) { return r.skipped; }) &&
+           (!guard || guard->skipped);
 }
 
-bool all_skipped(const std::vector<HaRun>& runs) {
-    return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const HaRun& r) { return r.skipped; });
+bool all_passed(const std::vector<HaRun>& runs, const HaGuardRun* guard = nullptr) {
+    return (!runs.empty() || guard) && std::all_of(runs.begin(), runs.end(), [](const HaRun& r) { return r.passed(); }) &&
+           (!guard || guard->passed()) && !all_skipped(runs, guard);
 }
 
 }  // namespace
@@ -410,12 +429,21 @@ JunitCounts junit_counts(const HaRun& r) {
     return {n, r.checks.empty() ? 1 : failed_checks(r), 0};
 }
 
+JunitCounts junit_counts(const HaGuardRun& r) {
+    const size_t n = std::max<size_t>(r.checks.size(), 1);
+    if (r.skipped) return {n, 0, n};
+    return {n, r.checks.empty() ? 1 : failed_checks(r), 0};
+}
+
 }  // namespace report_common
 
 json ha_json(const HaRun& run) {
     json j;
     j["suite"] = "ha";
     j["mode"] = run.mode;
+    j["id"] = run.id();
+    j["sync"] = run.sync;
+    j["algorithm"] = run.algorithm;
     j["lab"] = run.lab;
     j["skipped"] = run.skipped;
     if (run.skipped) j["skip_reason"] = run.skip_reason;
@@ -449,6 +477,9 @@ json ha_json(const HaRun& run) {
     j["failed_outside_windows"] = run.failed_outside_windows;
     j["long_lived"] = run.downloads.size();
     j["long_lived_broken"] = run.broken_downloads();
+    j["held_idle"] = run.held;
+    j["held_idle_answered"] = run.held_ok();
+    j["held_idle_again"] = run.held_again;
     j["ports"] = json::array();
     for (const auto& p : run.ports)
         j["ports"].push_back({{"node", p.node}, {"point", p.point}, {"mac", p.mac}, {"ip", p.ip}});
@@ -466,20 +497,26 @@ json ha_json(const HaRun& run) {
     auto& tl = j["timeline"] = json::array();
     for (const auto& r : run.requests)
         tl.push_back({{"start_ms", r.start_ms}, {"end_ms", r.end_ms}, {"ok", r.ok}, {"server", r.server}, {"reason", r.reason}});
-    auto& cj = j["checks"] = json::array();
-    for (const auto& c : run.checks)
-        cj.push_back({{"name", c.name}, {"ok", c.ok}, {"expected", c.expected}, {"actual", c.actual}});
+    j["checks"] = ha_checks_json(run.checks);
     j["notes"] = run.notes;
     return j;
 }
 
-json ha_section_json(const std::vector<HaRun>& runs) {
-    json j{{"passed", all_passed(runs)}, {"skipped", all_skipped(runs)}, {"modes", json::array()}};
+json ha_checks_json(const std::vector<HaCheck>& checks) {
+    json cj = json::array();
+    for (const auto& c : checks)
+        cj.push_back({{"name", c.name}, {"ok", c.ok}, {"expected", c.expected}, {"actual", c.actual}});
+    return cj;
+}
+
+json ha_section_json(const std::vector<HaRun>& runs, const HaGuardRun* guard) {
+    json j{{"passed", all_passed(runs, guard)}, {"skipped", all_skipped(runs, guard)}, {"modes", json::array()}};
     for (const auto& r : runs) j["modes"].push_back(ha_json(r));
+    if (guard) j["guard"] = ha_guard_json(*guard);
     return j;
 }
 
-std::string ha_junit(const std::vector<HaRun>& runs) {
+std::string ha_junit(const std::vector<HaRun>& runs, const HaGuardRun* guard) {
     std::ostringstream o;
     JunitCounts counts;
     double seconds = 0;
@@ -487,23 +524,37 @@ std::string ha_junit(const std::vector<HaRun>& runs) {
         counts += junit_counts(r);
         seconds += r.seconds;
     }
+    // The guard scenario as one more "run" with the fields the testcases need.
+    struct Entry {
+        std::string cls;
+        bool skipped;
+        std::string skip_reason, error;
+        const std::vector<HaCheck>* checks;
+        const std::vector<std::string>* notes;
+    };
+    std::vector<Entry> entries;
+    for (const auto& r : runs) entries.push_back({"ha." + r.id(), r.skipped, r.skip_reason, r.error, &r.checks, &r.notes});
+    if (guard) {
+        entries.push_back({"ha.guard", guard->skipped, guard->skip_reason, guard->error, &guard->checks, &guard->notes});
+        counts += junit_counts(*guard);
+    }
     junit_testsuite(o, "ha", counts, seconds);
-    for (const auto& r : runs) {
-        const std::string cls = "ha." + r.mode;
-        if (r.checks.empty()) {
+    for (const auto& r : entries) {
+        const std::string& cls = r.cls;
+        if (r.checks->empty()) {
             o << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"lab\">";
             if (r.skipped) o << "<skipped message=\"" << xml_escape(r.skip_reason) << "\"/>";
             else o << "<failure message=\"" << xml_escape(r.error.empty() ? "no check was made" : r.error) << "\"/>";
             o << "</testcase>\n";
         }
-        for (const auto& k : r.checks) {
+        for (const auto& k : *r.checks) {
             o << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"" << xml_escape(k.name) << "\">";
             if (r.skipped) {
                 o << "<skipped message=\"" << xml_escape(r.skip_reason) << "\"/>";
             } else if (!k.ok) {
                 std::string msg = "expected " + k.expected + "; measured " + k.actual;
                 o << "<failure message=\"" << xml_escape(msg) << "\">"
-                  << xml_escape(k.name + ": " + msg + (r.error.empty() ? "" : "\n" + r.error) + "\n" + join(r.notes, "\n"))
+                  << xml_escape(k.name + ": " + msg + (r.error.empty() ? "" : "\n" + r.error) + "\n" + join(*r.notes, "\n"))
                   << "</failure>";
             }
             o << "</testcase>\n";
@@ -513,28 +564,32 @@ std::string ha_junit(const std::vector<HaRun>& runs) {
     return o.str();
 }
 
-std::string ha_summary_html(const std::vector<HaRun>& runs) {
+std::string ha_summary_html(const std::vector<HaRun>& runs, const HaGuardRun* guard) {
     std::ostringstream o;
-    o << "<h2 id=\"ha\">HA failover " << badge(all_passed(runs), all_skipped(runs)) << "</h2>\n";
+    o << "<h2 id=\"ha\">HA failover " << badge(all_passed(runs, guard), all_skipped(runs, guard)) << "</h2>\n";
     o << "<p class=\"small\">Per mode an HA lab (lb-a VRRP priority 200, lb-b 100, flows synced): lb-a's engine is "
          "SIGKILLed while requests and long-lived downloads run through the VIP, lb-b takes over, lb-a is started again "
          "and preempts; both engines' ports are captured throughout. Timelines, the wire's events, checks, pcaps and "
          "commands: <a href=\"ha.html\">ha.html</a>.</p>\n";
     summary_table(o, runs, "ha.html");
+    if (guard) o << guard_summary(*guard, "ha.html");
     return o.str();
 }
 
-std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated) {
+std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated, const HaGuardRun* guard) {
     std::ostringstream o;
-    page_start(o, "lblab: HA failover", std::string(kHaStyle) + kCaseStyle, badge(all_passed(runs), all_skipped(runs)));
+    page_start(o, "lblab: HA failover", std::string(kHaStyle) + kCaseStyle,
+               badge(all_passed(runs, guard), all_skipped(runs, guard)));
     size_t passed = static_cast<size_t>(std::count_if(runs.begin(), runs.end(), [](const HaRun& r) { return r.passed() && !r.skipped; }));
     o << "<p class=\"small\">" << (generated.empty() ? "" : "generated " + html_escape(generated) + "; ") << passed << " of "
       << runs.size() << " modes passed";
     if (generated.empty()) o << "; machine-readable: ha-MODE.json beside this page.</p>\n";
     else o << back_links("ha");
     o << "<p>Each mode runs in an HA lab of its own: lb-a (VRRP priority 200) and lb-b (100) on the front bridge, "
-         "adverts every 100 ms, preemption on, flows synced between them. A request loop in client1 (a new connection "
-         "every 50 ms) and 4 rate-limited downloads from client2 (about 9 s each) run through the VIP; after 1.5 s "
+         "adverts every 100 ms, preemption on, flows synced between them (a \"no sync\" run leaves [sync] out and "
+         "schedules by Maglev, whose choice the other engine repeats for a connection it never saw). A request loop "
+         "in client1 (a new connection every 50 ms), 4 rate-limited downloads from client2 (about 9 s each) and 4 idle "
+         "keep-alive connections from client2 (asked again after the failback) run through the VIP; after 1.5 s "
          "lb-a's engine is SIGKILLed (no priority-0 advert), lb-b takes over once its master-down interval passes "
          "without an advert; 2.5 s later lb-a's engine is started again and preempts. The engines' VRRP states are "
          "read from their control sockets every 20 ms (a change happened at the poll time minus its "
@@ -550,8 +605,9 @@ std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated
       << "\">&#9679;</b> first data frame to the new master</span><span><b style=\"color:" << kFwd
       << "\">&mdash;</b>/<b style=\"color:" << kFault << "\">&mdash;</b> request ok / failed</span></p>\n";
     summary_table(o, runs, "");
+    if (guard) o << guard_summary(*guard, "");
     for (const auto& r : runs) {
-        o << "<h2 id=\"" << anchor(r) << "\">" << html_escape(r.mode) << " "
+        o << "<h2 id=\"" << anchor(r) << "\">" << html_escape(r.title()) << " "
           << badge(r.passed(), r.skipped) << "</h2>\n";
         o << "<p class=\"small\">lab <span class=\"mono\">" << html_escape(r.lab) << "</span>, " << fmt_seconds(r.seconds);
         if (!r.pcaps.empty()) {
@@ -568,10 +624,11 @@ std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated
           << r.failover.failed << " failed requests. Failback: " << html_escape(r.failback.new_master) << " master "
           << ms_or_dash(r.failback.takeover_ms()) << " after its start (" << html_escape(r.failback.reason) << "), "
           << r.failback.failed << " failed. Long-lived downloads: " << r.downloads.size() - r.broken_downloads() << " of "
-          << r.downloads.size() << " complete.</p>\n";
+          << r.downloads.size() << " complete. Idle held connections answering again: " << r.held_ok() << " of "
+          << r.held << ".</p>\n";
         o << overview_svg(r);
         for (const HaTransition* t : {&r.failover, &r.failback}) {
-            o << "<section class=\"case\"><h3>" << html_escape(r.mode + ": " + t->what + ", " + t->new_master +
+            o << "<section class=\"case\"><h3>" << html_escape(r.title() + ": " + t->what + ", " + t->new_master +
                                                              " takes over, on the wire")
               << "</h3>\n"
               << closeup_svg(r, *t);
@@ -586,7 +643,34 @@ std::string ha_html(const std::vector<HaRun>& runs, const std::string& generated
         checks_table(o, r.checks, "check");
         o << "<h3>Commands and readings</h3>\n" << commands_pre(r.notes);
     }
+    if (guard) o << ha_guard_html(*guard);
     o << "</body></html>\n";
+    return o.str();
+}
+
+std::string ha_guard_html(const HaGuardRun& g) {
+    std::ostringstream o;
+    o << "<h2 id=\"ha-guard\">Bad input and a split segment (" << html_escape(g.mode) << ") "
+      << badge(g.passed(), g.skipped) << "</h2>\n";
+    if (g.skipped) {
+        o << "<p>skipped: " << html_escape(g.skip_reason) << "</p>\n";
+        return o.str();
+    }
+    o << "<p>An HA lab of its own. The router, a third box on the front segment, sends VRRP adverts built by "
+         "<span class=\"mono\">lab_client vrrp-advert</span> (an encoder written apart from the engine's), each with "
+         "one RFC 5798 &sect;7.1 check broken, 3 of each: both engines must count every one for its reason and change "
+         "nothing. Then valid adverts at priority 254 for one second: lb-a (200) must yield and, one master-down "
+         "interval after the last, take over again. Then <span class=\"mono\">lab fault lb-b partition</span> isolates "
+         "the two engines' front ports on the bridge (dual master) and <span class=\"mono\">heal</span> joins them: one "
+         "master by priority, and the router's ARP entry for the VIP back on lb-a.</p>\n";
+    o << "<p>master-down interval lb-a " << g.master_down_a_ms << " ms, lb-b " << g.master_down_b_ms
+      << " ms. Third router's last advert &rarr; lb-a master again: " << ms_or_dash(g.rogue_recover_ms)
+      << ". Partition &rarr; lb-b master: " << ms_or_dash(g.split_master_ms) << ". Heal &rarr; one master: "
+      << ms_or_dash(g.heal_resolved_ms) << ".</p>\n";
+    if (!g.error.empty()) o << "<p class=\"diff\">" << html_escape(g.error) << "</p>\n";
+    o << "<h3>Checks</h3>\n";
+    checks_table(o, g.checks, "check");
+    o << "<h3>Commands and readings</h3>\n" << commands_pre(g.notes);
     return o.str();
 }
 

@@ -36,9 +36,10 @@ const CheckResult* ModeRun::check(const std::string& name) const {
 }
 
 bool RunResults::passed() const {
-    if (modes.empty() && !algorithms && !health && ha.empty()) return false;
+    if (modes.empty() && !algorithms && !health && !has_ha()) return false;
     for (const auto& h : ha)
         if (!h.passed()) return false;
+    if (ha_guard && !ha_guard->passed()) return false;
     for (const auto& m : modes)
         if (!m.passed()) return false;
     if (health && !health->passed()) return false;
@@ -300,21 +301,45 @@ RunResults run_modes(const Paths& paths, const RunOptions& opt) {
     // out of "all" unless it names "ha".
     if (opt.suite == "ha" ||
         (opt.suite == "all" && (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), "ha") != opt.only.end()))) {
+        // Each mode with its flows synced; dsr-l2 once more without sync (Maglev keeps the
+        // flows); then, with proxy among the modes, the bad-input and partition scenario.
+        std::vector<HaOptions> runs;
         for (const ModeSpec* m : select_modes(opt.modes)) {
             HaOptions ho;
             ho.mode = m->name;
+            runs.push_back(ho);
+            if (m->name == "dsr-l2") {
+                ho.sync = false;
+                runs.push_back(ho);
+            }
+        }
+        for (HaOptions& ho : runs) {
             ho.name = opt.name.empty() ? unique_lab_name(paths, "ha") : opt.name;
             ho.out = opt.out;
             res.ha.push_back(run_ha_failover(paths, ho));
             const auto& h = res.ha.back();
-            info("ha " + h.mode + ": " +
+            info("ha " + h.title() + ": " +
                  (h.skipped ? "SKIPPED (" + h.skip_reason + ")"
                             : std::string(h.passed() ? "pass" : "FAIL") + ", failover " +
                                   std::to_string(h.failover.takeover_ms()) + " ms (traffic again after " +
                                   std::to_string(h.failover.traffic_gap_ms()) + " ms), failback " +
                                   std::to_string(h.failback.takeover_ms()) + " ms, " +
                                   std::to_string(h.broken_downloads()) + "/" + std::to_string(h.downloads.size()) +
-                                  " long-lived broken"));
+                                  " long-lived broken, " + std::to_string(h.held_ok()) + "/" + std::to_string(h.held) +
+                                  " idle held answer"));
+        }
+        const auto sel = select_modes(opt.modes);
+        if (std::any_of(sel.begin(), sel.end(), [](const ModeSpec* m) { return m->name == "proxy"; })) {
+            HaGuardOptions go;
+            go.name = opt.name.empty() ? unique_lab_name(paths, "hg") : opt.name;
+            go.out = opt.out;
+            res.ha_guard = run_ha_guard(paths, go);
+            const auto& g = *res.ha_guard;
+            info("ha guard: " + (g.skipped ? "SKIPPED (" + g.skip_reason + ")"
+                                           : std::string(g.passed() ? "pass" : "FAIL") + ", " +
+                                                 std::to_string(g.checks.size()) + " checks, partition -> lb-b master " +
+                                                 std::to_string(g.split_master_ms) + " ms, heal -> one master " +
+                                                 std::to_string(g.heal_resolved_ms) + " ms"));
         }
     }
     res.seconds = since(t0);

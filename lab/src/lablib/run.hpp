@@ -15,6 +15,7 @@
 #include "lablib/facts.hpp"
 #include "lablib/health.hpp"
 #include "lablib/ha.hpp"
+#include "lablib/ha_guard.hpp"
 #include "lablib/modes.hpp"
 #include "lablib/paths.hpp"
 #include "lablib/scenario.hpp"
@@ -59,6 +60,9 @@ struct RunResults {
     std::optional<AlgoRun> algorithms;  // when the algorithms suite ran
     std::optional<HealthRun> health;    // when the health suite ran
     std::vector<HaRun> ha;              // when the HA suite ran: the failover scenario per mode of --mode
+    std::optional<HaGuardRun> ha_guard; // ... and the bad-input/partition scenario (with proxy in --mode)
+    bool has_ha() const { return !ha.empty() || ha_guard.has_value(); }
+    const HaGuardRun* guard() const { return ha_guard ? &*ha_guard : nullptr; }
     // Every mode and the algorithms, health and HA suites (what of them ran) passed;
     // false when nothing ran.
     bool passed() const;
