@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libtins-dev libpcap-dev libboost-dev libboost-filesystem-dev \
            libcli11-dev libgtest-dev libtomlplusplus-dev libssl-dev nlohmann-json3-dev iproute2 ethtool \
-           tcpdump tshark curl iperf3 nftables procps iputils-ping python3
+           tcpdump tshark curl iperf3 nftables procps iputils-ping python3 libbenchmark-dev
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build deps lab test unit-test lab-test bench clean
@@ -25,7 +25,15 @@ build: deps
 
 lab: build
 	$(BUILD)/bin/lab run --mode all --out reports
-	@echo "report: $(CURDIR)/reports/index.html (algorithms: reports/algorithms.html, health: reports/health.html)"
+	@echo "report: $(CURDIR)/reports/index.html (algorithms: reports/algorithms.html, health: reports/health.html, HA: reports/ha.html)"
+
+# Speed is measured here, never asserted in tests: the data path in process (ns per
+# packet, flow-table lookups at 1M and 10M flows, bytes per flow), then the lab: lbd and
+# the kernel side by side per mode (reports/bench.json, reports/bench.html).
+bench: build
+	@mkdir -p reports
+	$(BUILD)/bin/lb_engine_bench --benchmark_out=reports/bench-datapath.json --benchmark_out_format=json
+	$(BUILD)/bin/lab bench --mode all --out reports
 
 unit-test: build
 	cd $(BUILD) && ctest -L unit --output-on-failure

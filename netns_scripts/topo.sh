@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # topo.sh: the lab of docs/lab.md, in the topology of one forwarding mode.
 #
-#   topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
+#   topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG] [--bench] [--kernel]
 #                                    build lab NAME for MODE with SERVERS servers (1..9, default 3);
 #                                    --ha adds lb-b (see "HA" below); --no-sync leaves [sync] out;
-#                                    --algorithm sets the VIPs' algorithm (default rr)
+#                                    --algorithm sets the VIPs' algorithm (default rr);
+#                                    --bench adds the iperf3 VIP port 5201 (see "Benchmarks");
+#                                    --kernel: lb-a is the Linux kernel, not lbd (inline, proxy)
 #   topo.sh down NAME                the same as down.sh NAME
 #
 # MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
@@ -104,6 +106,15 @@
 #               + lbb-back (TAP) .3 [lb-b]
 #               +-- server1-eth0 ... serverN-eth0 (default via 192.0.2.1)
 #
+# Benchmarks (--bench): the engine config gains VIP port 5201 over TCP and UDP to server1
+# only (one path to measure), without health checks (a check's bare connect would upset
+# iperf3 -s). --kernel builds the same topology with the kernel as the load balancer, the
+# reference lbd is measured against: lb-a gets veths (front, back) instead of TAPs, with
+# the same addresses and MACs, the VIP (and the PIP) on front, ip_forward, and nftables
+# `table ip lblab`: DNAT of VIP:80 to the servers in turn (numgen inc), of VIP:5201 to
+# server1, and in proxy SNAT to the PIP toward the servers. No lbd runs; topology.toml
+# says engine = "kernel" on the lb node.
+#
 # MACs are 02:00:00:<net>:00:<host> (docs/lab.md). Writes /run/lblab/NAME/{manifest,
 # topology.toml,lb-a.toml[,lb-b.toml]}. Prints one summary line on success; on failure removes what
 # it built and exits non-zero with the reason. Exit 4 (SKIP) when not root or a needed
@@ -122,7 +133,8 @@ readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1 LBB_FRONT=203.0.113.3
 readonly LBA_BACK_HA=192.0.2.2 LBB_BACK_HA=192.0.2.3
 readonly VRRP_VRID=51 SYNC_UDP_PORT=8848
 readonly ALGORITHMS="rr wrr lc wlc rtt priority sh maglev"
-HA=0 SYNC=1 ALGORITHM=rr
+HA=0 SYNC=1 ALGORITHM=rr BENCH=0 KERNEL=0
+readonly BENCH_PORT=5201
 
 usage() {
 	cat <<EOF
@@ -131,6 +143,8 @@ usage: topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
                                       --ha: a second engine lb-b with VRRP and sync;
                                       --no-sync: HA without connection sync;
                                       --algorithm: the VIPs' algorithm (default rr)
+                                      --bench: VIP port 5201 (TCP, UDP) to server1, for iperf3
+                                      --kernel: the kernel (nftables DNAT/SNAT) as lb-a (inline, proxy)
        topo.sh down NAME                remove lab NAME (same as down.sh NAME)
 MODE: ${MODES// /, }
 EOF
@@ -253,10 +267,17 @@ EOF
 			if [[ $node == server1 ]]; then
 				for lb in $(plan_lbs); do
 					printf '\n[[nodes]]\nname = "%s"\nrole = "lb"\nnetns = "%s"\n' "$lb" "$lab-$lb"
-					printf 'config = "%s"\ncontrol_socket = "%s"\n' "$state/$lb.toml" "$state/$lb.sock"
-					while read -r t_name t_dev _ t_segment t_addr t_mac; do
-						toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "$t_addr" "$t_mac"
-					done < <(plan_taps "$lb")
+					if ((KERNEL)); then
+						printf 'engine = "kernel"\n'
+						while read -r t_name t_dev _ t_segment t_addr t_mac; do
+							toml_iface "$t_name" "$t_name" "$lab-$lb" "$t_segment" "$t_addr" "$t_mac"
+						done < <(plan_taps "$lb")
+					else
+						printf 'config = "%s"\ncontrol_socket = "%s"\n' "$state/$lb.toml" "$state/$lb.sock"
+						while read -r t_name t_dev _ t_segment t_addr t_mac; do
+							toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "$t_addr" "$t_mac"
+						done < <(plan_taps "$lb")
+					fi
 				done
 			fi
 			if [[ $node != "$last" ]]; then
@@ -284,21 +305,27 @@ toml_backends() { # SERVERS WEIGHTED(0|1)
 	echo "]"
 }
 
-# toml_vip NAME PROTOCOL MODE SERVERS WEIGHTED: one [[vips]] on VIP port 80, with the
-# keys MODE needs (docs/lab.md, "Engine config keys per mode").
-toml_vip() { # NAME PROTOCOL MODE SERVERS WEIGHTED
+# toml_vip_head NAME PORT PROTOCOL MODE ALGORITHM: a [[vips]] table up to its backends,
+# with the keys MODE needs (proxy_ip, dscp).
+toml_vip_head() { # NAME PORT PROTOCOL MODE ALGORITHM
 	cat <<EOF
 
 [[vips]]
 name = "$1"
 address = "$VIP"
-port = 80
-protocol = "$2"
-mode = "$3"
-algorithm = "$ALGORITHM"
+port = $2
+protocol = "$3"
+mode = "$4"
+algorithm = "$5"
 EOF
-	[[ $3 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
-	[[ $3 != dsr-l3-dscp ]] || echo "dscp = $DSCP"
+	[[ $4 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
+	[[ $4 != dsr-l3-dscp ]] || echo "dscp = $DSCP"
+}
+
+# toml_vip NAME PROTOCOL MODE SERVERS WEIGHTED: one [[vips]] on VIP port 80, with the
+# keys MODE needs (docs/lab.md, "Engine config keys per mode").
+toml_vip() { # NAME PROTOCOL MODE SERVERS WEIGHTED
+	toml_vip_head "$1" 80 "$2" "$3" "$ALGORITHM"
 	# Health: HTTP GET /health for the web VIP, a TCP connect to port 80 for the UDP
 	# echo (the same lab_server): down after 2 failures, up after 2 passes, 1 s apart.
 	if [[ $2 == tcp ]]; then
@@ -313,22 +340,52 @@ EOF
 # nothing listens: the lab's ICMP error scenarios (inline and proxy translate errors).
 toml_closed_vip() { # MODE SERVERS
 	local i
-	cat <<EOF
-
-[[vips]]
-name = "closed"
-address = "$VIP"
-port = 9
-protocol = "udp"
-mode = "$1"
-algorithm = "rr"
-EOF
-	[[ $1 != proxy ]] || echo "proxy_ip = \"$PROXY_IP\""
+	toml_vip_head closed 9 udp "$1" rr
 	echo "backends = ["
 	for ((i = 1; i <= $2; i++)); do
 		printf '  { address = "%s", port = 9 },\n' "$(server_rip "$i")"
 	done
 	echo "]"
+}
+
+# toml_bench_vips MODE: VIP port 5201 over TCP and UDP to server1:5201, no health check.
+toml_bench_vips() { # MODE
+	local proto
+	for proto in tcp udp; do
+		toml_vip_head "iperf-$proto" "$BENCH_PORT" "$proto" "$1" rr
+		echo "backends = [{ address = \"$(server_rip 1)\", port = $BENCH_PORT }]"
+	done
+}
+
+# kernel_lb LAB MODE SERVERS: lb-a as the kernel's load balancer (see "Benchmarks").
+kernel_lb() { # LAB MODE SERVERS
+	local lab=$1 mode=$2 servers=$3 ns="$1-lb-a" i map='' snat='' err
+	for ((i = 1; i <= servers; i++)); do map+="${map:+, }$((i - 1)) : $(server_rip "$i")"; done
+	ip -n "$ns" addr add "$VIP/32" dev front
+	if [[ $mode == proxy ]]; then
+		ip -n "$ns" addr add "$PROXY_IP/32" dev front
+		snat="ip daddr $SRV_NET.0/24 snat to $PROXY_IP"
+	fi
+	ip -n "$ns" route add default via "$ROUTER_FRONT"
+	node_sysctl "$lab" lb-a net.ipv4.ip_forward=1
+	if ! err=$(ip netns exec "$ns" nft -f - 2>&1 <<EOF
+table ip lblab {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr $VIP tcp dport 80 dnat to numgen inc mod $servers map { $map }
+		ip daddr $VIP udp dport 80 dnat to numgen inc mod $servers map { $map }
+		ip daddr $VIP tcp dport $BENCH_PORT dnat to $(server_rip 1)
+		ip daddr $VIP udp dport $BENCH_PORT dnat to $(server_rip 1)
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		$snat
+	}
+}
+EOF
+	); then
+		die "nft in $ns refused the kernel load balancer's table ip lblab: ${err//$'\n'/ }"
+	fi
 }
 
 # toml_ha LB: [vrrp] and [sync] of engine LB (lb-a or lb-b), in the format of
@@ -411,6 +468,7 @@ EOF
 		toml_vip web tcp "$mode" "$servers" 1
 		toml_vip echo udp "$mode" "$servers" 0
 		[[ $mode != inline && $mode != proxy ]] || toml_closed_vip "$mode" "$servers"
+		((BENCH == 0)) || toml_bench_vips "$mode"
 		((HA == 0)) || toml_ha "$lb"
 	} >"$state/$lb.toml.tmp"
 	mv "$state/$lb.toml.tmp" "$state/$lb.toml"
@@ -474,6 +532,8 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		case $1 in
 		--ha) HA=1 ;;
 		--no-sync) SYNC=0 ;;
+		--bench) BENCH=1 ;;
+		--kernel) KERNEL=1 ;;
 		--algorithm)
 			(($# >= 2)) || die "--algorithm needs a value (${ALGORITHMS// /, })"
 			ALGORITHM=$2
@@ -486,6 +546,7 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 	set -- "${args[@]}"
 	[[ " $ALGORITHMS " == *" $ALGORITHM "* ]] || die "unknown algorithm '$ALGORITHM' (${ALGORITHMS// /, })"
 	((SYNC || HA)) || die "--no-sync needs --ha (only an HA pair syncs)"
+	((KERNEL == 0 || HA == 0)) || die "--kernel and --ha do not go together"
 	(($# >= 2 && $# <= 3)) || { usage >&2; exit 2; }
 	local lab=$1 mode=$2 servers=${3:-3} state node role ifname bridge segment addr mac i lb
 	local -a nodes bridges features=(netns veth bridge tun) cmds=(ip ethtool sysctl)
@@ -496,7 +557,14 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		exit 2
 	fi
 	[[ $servers =~ ^[1-9]$ ]] || die "SERVERS must be 1 to 9, not '$servers'"
+	if ((KERNEL)) && [[ $mode != inline && $mode != proxy ]]; then
+		die "--kernel builds inline and proxy only (nftables DNAT, DNAT+SNAT), not $mode"
+	fi
 	require_root
+	if ((KERNEL)); then
+		cmds+=(nft)
+		features+=(nftables)
+	fi
 	if [[ $mode == dsr-l3-dscp ]]; then
 		cmds+=(nft)
 		features+=(nftables)
@@ -536,10 +604,17 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		veth_plug "$lab" "$node" "$ifname" "$bridge" "$addr" "$mac"
 	done < <(plan_veths "$servers")
 
-	while read -r _ ifname bridge _; do
-		step "creating TAP $ifname on $bridge"
-		tap_plug "$lab" "$ifname" "$bridge"
-	done < <(all_taps)
+	if ((KERNEL)); then
+		while read -r name _ bridge _ addr mac; do
+			step "plugging lb-a $name into $bridge (kernel load balancer)"
+			veth_plug "$lab" lb-a "$name" "$bridge" "$addr" "$mac"
+		done < <(all_taps)
+	else
+		while read -r _ ifname bridge _; do
+			step "creating TAP $ifname on $bridge"
+			tap_plug "$lab" "$ifname" "$bridge"
+		done < <(all_taps)
+	fi
 
 	step "adding the clients' routes and the router's sysctls"
 	for node in client1 client2; do
@@ -550,10 +625,16 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		rp_filter_off "$lab" router eth0 eth1 eth2
 	fi
 	setup_servers "$lab" "$mode" "$servers"
+	if ((KERNEL)); then
+		step "making lb-a the kernel's load balancer (nftables)"
+		kernel_lb "$lab" "$mode" "$servers"
+	fi
 
 	step "writing $state/topology.toml and the engine configs"
 	write_topology "$lab" "$mode" "$servers"
-	for lb in $(plan_lbs); do write_engine_config "$lab" "$mode" "$servers" "$lb"; done
+	if ((KERNEL == 0)); then
+		for lb in $(plan_lbs); do write_engine_config "$lab" "$mode" "$servers" "$lb"; done
+	fi
 
 	UP_DONE=1
 	local extra=''
@@ -568,6 +649,8 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		extra+=")"
 	fi
 	[[ $ALGORITHM == rr ]] || extra+=", algorithm $ALGORITHM"
+	((BENCH == 0)) || extra+=", iperf3 VIP port $BENCH_PORT"
+	((KERNEL == 0)) || extra+=", lb-a is the kernel (nftables)"
 	echo "lab $lab up: $mode, $(plural "$servers" server servers), ${#nodes[@]} namespaces ($lab-*), VIP $VIP$extra, state $state"
 }
 

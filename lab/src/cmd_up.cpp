@@ -18,6 +18,8 @@ void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt) {
                   "two engines, lb-a and lb-b, sharing the VIP with VRRP and syncing flows (inline: the servers' "
                   "gateway moves with the VIP)");
     sub->add_flag("--no-sync", opt->no_sync, "with --ha: no connection sync between the two engines");
+    sub->add_flag("--bench", opt->bench, "VIP port 5201 (TCP, UDP) to server1, for iperf3");
+    sub->add_flag("--kernel", opt->kernel, "lb-a is the Linux kernel (nftables DNAT/SNAT), not lbd: inline, proxy");
     sub->add_option("--algorithm", opt->algorithm, "the VIPs' scheduling algorithm (default rr)")
         ->check(CLI::IsMember({"rr", "wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"}));
     sub->add_option("--wait", opt->wait_seconds, "seconds to wait for the VIP to answer")
@@ -36,6 +38,8 @@ int run_up(const UpOptions& opt) {
     up.ha = opt.ha;
     up.sync = !opt.no_sync;
     up.algorithm = opt.algorithm;
+    up.bench = opt.bench;
+    up.kernel = opt.kernel;
     up.wait = !opt.no_wait;
     up.wait_timeout = std::chrono::seconds(opt.wait_seconds);
     auto h = lab::lab_up(paths, up);

@@ -17,6 +17,8 @@ struct UpOptions {
     int servers = 3;
     bool ha = false;
     bool no_sync = false;
+    bool bench = false;
+    bool kernel = false;
     std::string algorithm;
     bool no_wait = false;
     int wait_seconds = 15;
@@ -79,5 +81,14 @@ struct RunOptions {
 };
 void setup_run(CLI::App& app, std::shared_ptr<RunOptions> opt);
 int run_run(const RunOptions& opt);
+
+struct BenchOptions {
+    std::string mode = "all";
+    int seconds = 4;
+    int connections = 1000;
+    std::string out;
+};
+void setup_bench(CLI::App& app, std::shared_ptr<BenchOptions> opt);
+int run_bench(const BenchOptions& opt);
 
 }  // namespace labcli

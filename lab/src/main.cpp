@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     auto fault = std::make_shared<labcli::FaultOptions>();
     auto status = std::make_shared<labcli::StatusOptions>();
     auto run = std::make_shared<labcli::RunOptions>();
+    auto bench = std::make_shared<labcli::BenchOptions>();
     labcli::setup_up(app, up);
     labcli::setup_down(app, down);
     labcli::setup_exec(app, exec);
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     labcli::setup_fault(app, fault);
     labcli::setup_status(app, status);
     labcli::setup_run(app, run);
+    labcli::setup_bench(app, bench);
 
     try {
         app.parse(argc, argv);
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
         if (name == "fault") return labcli::run_fault(*fault);
         if (name == "status") return labcli::run_status(*status);
         if (name == "run") return labcli::run_run(*run);
+        if (name == "bench") return labcli::run_bench(*bench);
         std::cerr << "lab: unknown command " << name << "\n";
         return 2;
     } catch (const lab::Interrupted&) {

@@ -119,9 +119,11 @@ std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mo
         if (opt.ha) argv.push_back("--ha");
         if (opt.ha && !opt.sync) argv.push_back("--no-sync");
         if (!opt.algorithm.empty()) argv.insert(argv.end(), {"--algorithm", opt.algorithm});
+        if (opt.bench) argv.push_back("--bench");
+        if (opt.kernel) argv.push_back("--kernel");
         return argv;
     }
-    if (opt.ha || !opt.algorithm.empty())
+    if (opt.ha || !opt.algorithm.empty() || opt.bench || opt.kernel)
         throw Error(topo.string() + " is missing: only topo.sh builds an HA lab or sets the algorithm");
     auto legacy = paths.script("topo_" + mode.name + ".sh");
     if (fs::exists(legacy)) {
@@ -182,7 +184,8 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
     auto config_of = [&](const Node& n) {
         return n.config.empty() ? (state / (n.name + ".toml")).string() : n.config;
     };
-    for (const Node* n : h.topo.with_role("lb")) check_engine_config(paths, *n, config_of(*n));
+    for (const Node* n : h.topo.with_role("lb"))
+        if (n->engine != "kernel") check_engine_config(paths, *n, config_of(*n));
 
     // Servers that decapsulate IPIP in user space get the project's decapsulator first.
     for (const Node* n : h.topo.with_role("server")) {
@@ -194,7 +197,8 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         log("started lab_decap in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
         h.procs.push_back(p);
     }
-    for (const Node* n : h.topo.with_role("lb")) h.procs.push_back(start_lbd(paths, opt.name, *n));
+    for (const Node* n : h.topo.with_role("lb"))
+        if (n->engine != "kernel") h.procs.push_back(start_lbd(paths, opt.name, *n));
     for (const Node* n : h.topo.with_role("server")) h.procs.push_back(start_lab_server(paths, opt.name, *n));
 
     if (opt.wait) {

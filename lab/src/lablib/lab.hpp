@@ -28,6 +28,8 @@ struct UpOptions {
     bool ha = false;   // a second engine lb-b; both with [vrrp] and (unless !sync) [sync]
     bool sync = true;  // with ha: connection sync between the two
     std::string algorithm;  // the VIPs' algorithm (empty: the topology's default, rr)
+    bool bench = false;     // the iperf3 VIP port 5201 (TCP, UDP) to server1
+    bool kernel = false;    // lb-a is the kernel (nftables DNAT/SNAT), no lbd: inline, proxy
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };

@@ -70,6 +70,7 @@ Topology Topology::parse(const std::string& text, const std::string& source) {
         node.netns = get_str(*nt, "netns", ctx, source, false);
         node.config = get_str(*nt, "config", ctx, source, false);
         node.control_socket = get_str(*nt, "control_socket", ctx, source, false);
+        node.engine = get_str(*nt, "engine", ctx, source, false);
         node.decap = get_str(*nt, "decap", ctx, source, false);
         if (!node.decap.empty() && node.decap != "kernel" && node.decap != "user")
             throw Error(where(nn, source) + ": " + ctx + ": decap must be \"kernel\", \"user\" or \"\", not \"" +

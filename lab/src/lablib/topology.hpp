@@ -26,6 +26,7 @@ struct Node {
     std::string netns;
     std::string config;          // lb only: the engine's config file
     std::string control_socket;  // lb only
+    std::string engine;          // lb only: "" (lbd) or "kernel" (topo.sh --kernel: nftables, no lbd)
     std::string decap;           // server, dsr-l3-tunnel: "kernel" | "user" (lab_decap) | ""
     std::vector<Iface> ifaces;
     const Iface* iface(const std::string& name) const;

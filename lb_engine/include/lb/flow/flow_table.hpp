@@ -9,6 +9,7 @@
 // FlowEntry, which stays one 64-byte cache line.
 #pragma once
 #include <cstdint>
+#include <cstddef>
 #include <vector>
 
 namespace lb {
@@ -106,6 +107,11 @@ class FlowTable {
   }
 
   uint32_t size() const { return used_; }
+  // What the table holds in memory for its capacity: entries, key slots, LRU links, free list.
+  std::size_t memory_bytes() const {
+    return entries_.capacity() * sizeof(FlowEntry) + slots_.capacity() * sizeof(Slot) + lru_.capacity() * sizeof(Link) +
+           free_.capacity() * sizeof(uint32_t);
+  }
   uint32_t capacity() const { return static_cast<uint32_t>(entries_.size()); }
 
   template <typename F>

@@ -1,0 +1,63 @@
+// lab bench's parts without a lab: the percentile, the table's ratios, the JSON.
+#include <gtest/gtest.h>
+
+#include "lablib/bench.hpp"
+
+#include <regex>
+
+namespace lab {
+namespace {
+
+TEST(Bench, PercentileIsTheNearestRank) {
+    EXPECT_EQ(percentile({}, 50), -1);
+    EXPECT_EQ(percentile({7}, 99), 7);
+    std::vector<double> v;
+    for (int i = 100; i >= 1; --i) v.push_back(i);  // unsorted on purpose
+    EXPECT_EQ(percentile(v, 50), 50);
+    EXPECT_EQ(percentile(v, 99), 99);
+    EXPECT_EQ(percentile(v, 100), 100);
+    EXPECT_EQ(percentile(v, 0), 1);
+}
+
+TEST(Bench, TheTableGivesLbdAsAShareOfTheKernelAndSaysWhatIsMissing) {
+    BenchRun run;
+    BenchRow e;
+    e.mode = "inline";
+    e.impl = "lbd";
+    e.tcp_gbps = 3.0;
+    e.udp_kpps = 90;
+    e.conns_per_s = 2000;
+    e.p50_ms = 2.0;
+    e.p99_ms = 4.0;
+    BenchRow k;
+    k.mode = "inline";
+    k.impl = "kernel";
+    k.tcp_gbps = 6.0;
+    k.udp_kpps = 100;
+    k.conns_per_s = 2500;
+    k.p50_ms = 1.0;
+    k.p99_ms = 2.0;
+    BenchRow d;
+    d.mode = "dsr-l2";
+    d.impl = "lbd";
+    d.error = "lab up failed";
+    run.rows = {e, k, d};
+    const std::string t = bench_text(run);
+    auto row = [&](const std::string& figure, const std::string& values) {
+        return std::regex_search(t, std::regex("inline +" + figure + " +" + values + "\n"));
+    };
+    EXPECT_TRUE(row("bulk TCP \\(Gbit/s\\)", "3\\.00 +6\\.00 +50%")) << t;
+    EXPECT_TRUE(row("64-byte UDP received \\(kpps\\)", "90 +100 +90%")) << t;
+    EXPECT_TRUE(row("latency p50 at 100/s \\(ms\\)", "2\\.000 +1\\.000 +50%")) << "for latency the kernel's time over lbd's\n" << t;
+    EXPECT_NE(t.find("dsr-l2 lbd: error: lab up failed"), std::string::npos) << t;
+    auto j = bench_json(run);
+    ASSERT_EQ(j["rows"].size(), 3u);
+    EXPECT_EQ(j["rows"][1]["impl"], "kernel");
+    EXPECT_EQ(j["rows"][1]["tcp_gbps"], 6.0);
+    EXPECT_EQ(j["rows"][2]["error"], "lab up failed");
+    EXPECT_NE(bench_html(run).find("<td>inline</td><td>bulk TCP (Gbit/s)</td><td class=\"num\">3.00</td>"),
+              std::string::npos);
+}
+
+}  // namespace
+}  // namespace lab
