@@ -7,6 +7,7 @@
 #                                    --algorithm sets the VIPs' algorithm (default rr);
 #                                    --bench adds the iperf3 VIP port 5201 (see "Benchmarks");
 #                                    --kernel: lb-a is the Linux kernel, not lbd (inline, proxy)
+#                                    --wire: lb-a's TAPs joined by lab_tapwire, no VIP (inline)
 #   topo.sh down NAME                the same as down.sh NAME
 #
 # MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
@@ -113,7 +114,10 @@
 # the same addresses and MACs, the VIP (and the PIP) on front, ip_forward, and nftables
 # `table ip lblab`: DNAT of VIP:80 to the servers in turn (numgen inc), of VIP:5201 to
 # server1, and in proxy SNAT to the PIP toward the servers. No lbd runs; topology.toml
-# says engine = "kernel" on the lb node.
+# says engine = "kernel" on the lb node. --wire (inline) keeps lb-a's TAPs but joins them
+# with lab_tapwire (frames copied, nothing else: the ceiling of any TAP-based engine): the
+# router gets 192.0.2.1/24 on eth1 too, so the two segments are one wire apart and the
+# servers' gateway is the router; there is no VIP (engine = "wire").
 #
 # MACs are 02:00:00:<net>:00:<host> (docs/lab.md). Writes /run/lblab/NAME/{manifest,
 # topology.toml,lb-a.toml[,lb-b.toml]}. Prints one summary line on success; on failure removes what
@@ -133,7 +137,7 @@ readonly LB_FRONT=203.0.113.2 LB_BACK=192.0.2.1 LBB_FRONT=203.0.113.3
 readonly LBA_BACK_HA=192.0.2.2 LBB_BACK_HA=192.0.2.3
 readonly VRRP_VRID=51 SYNC_UDP_PORT=8848
 readonly ALGORITHMS="rr wrr lc wlc rtt priority sh maglev"
-HA=0 SYNC=1 ALGORITHM=rr BENCH=0 KERNEL=0
+HA=0 SYNC=1 ALGORITHM=rr BENCH=0 KERNEL=0 WIRE=0
 readonly BENCH_PORT=5201
 
 usage() {
@@ -145,6 +149,7 @@ usage: topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
                                       --algorithm: the VIPs' algorithm (default rr)
                                       --bench: VIP port 5201 (TCP, UDP) to server1, for iperf3
                                       --kernel: the kernel (nftables DNAT/SNAT) as lb-a (inline, proxy)
+                                      --wire: lb-a's TAPs joined by lab_tapwire, no VIP (inline)
        topo.sh down NAME                remove lab NAME (same as down.sh NAME)
 MODE: ${MODES// /, }
 EOF
@@ -267,7 +272,12 @@ EOF
 			if [[ $node == server1 ]]; then
 				for lb in $(plan_lbs); do
 					printf '\n[[nodes]]\nname = "%s"\nrole = "lb"\nnetns = "%s"\n' "$lb" "$lab-$lb"
-					if ((KERNEL)); then
+					if ((WIRE)); then
+						printf 'engine = "wire"\n'
+						while read -r t_name t_dev _ t_segment _ t_mac; do
+							toml_iface "$t_name" "$t_dev" "$lab-sw" "$t_segment" "" "$t_mac"
+						done < <(plan_taps "$lb")
+					elif ((KERNEL)); then
 						printf 'engine = "kernel"\n'
 						while read -r t_name t_dev _ t_segment t_addr t_mac; do
 							toml_iface "$t_name" "$t_name" "$lab-$lb" "$t_segment" "$t_addr" "$t_mac"
@@ -534,6 +544,7 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		--no-sync) SYNC=0 ;;
 		--bench) BENCH=1 ;;
 		--kernel) KERNEL=1 ;;
+		--wire) WIRE=1 ;;
 		--algorithm)
 			(($# >= 2)) || die "--algorithm needs a value (${ALGORITHMS// /, })"
 			ALGORITHM=$2
@@ -557,6 +568,10 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		exit 2
 	fi
 	[[ $servers =~ ^[1-9]$ ]] || die "SERVERS must be 1 to 9, not '$servers'"
+	((WIRE == 0 || (KERNEL == 0 && HA == 0))) || die "--wire goes with neither --kernel nor --ha"
+	if ((WIRE)) && [[ $mode != inline ]]; then
+		die "--wire builds inline only (two TAPs to join), not $mode"
+	fi
 	if ((KERNEL)) && [[ $mode != inline && $mode != proxy ]]; then
 		die "--kernel builds inline and proxy only (nftables DNAT, DNAT+SNAT), not $mode"
 	fi
@@ -629,10 +644,14 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		step "making lb-a the kernel's load balancer (nftables)"
 		kernel_lb "$lab" "$mode" "$servers"
 	fi
+	if ((WIRE)); then
+		step "giving the router the servers' gateway $LB_BACK (the wire joins the segments)"
+		ip -n "$lab-router" addr add "$LB_BACK/24" dev eth1
+	fi
 
 	step "writing $state/topology.toml and the engine configs"
 	write_topology "$lab" "$mode" "$servers"
-	if ((KERNEL == 0)); then
+	if ((KERNEL == 0 && WIRE == 0)); then
 		for lb in $(plan_lbs); do write_engine_config "$lab" "$mode" "$servers" "$lb"; done
 	fi
 
@@ -651,6 +670,7 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 	[[ $ALGORITHM == rr ]] || extra+=", algorithm $ALGORITHM"
 	((BENCH == 0)) || extra+=", iperf3 VIP port $BENCH_PORT"
 	((KERNEL == 0)) || extra+=", lb-a is the kernel (nftables)"
+	((WIRE == 0)) || extra+=", lb-a is a wire (lab_tapwire), no VIP"
 	echo "lab $lab up: $mode, $(plural "$servers" server servers), ${#nodes[@]} namespaces ($lab-*), VIP $VIP$extra, state $state"
 }
 

@@ -20,6 +20,7 @@ void setup_up(CLI::App& app, std::shared_ptr<UpOptions> opt) {
     sub->add_flag("--no-sync", opt->no_sync, "with --ha: no connection sync between the two engines");
     sub->add_flag("--bench", opt->bench, "VIP port 5201 (TCP, UDP) to server1, for iperf3");
     sub->add_flag("--kernel", opt->kernel, "lb-a is the Linux kernel (nftables DNAT/SNAT), not lbd: inline, proxy");
+    sub->add_flag("--wire", opt->wire, "inline: lb-a's TAPs joined by lab_tapwire (no lbd, no VIP): the TAP ceiling");
     sub->add_option("--algorithm", opt->algorithm, "the VIPs' scheduling algorithm (default rr)")
         ->check(CLI::IsMember({"rr", "wrr", "lc", "wlc", "rtt", "priority", "sh", "maglev"}));
     sub->add_option("--wait", opt->wait_seconds, "seconds to wait for the VIP to answer")
@@ -40,6 +41,7 @@ int run_up(const UpOptions& opt) {
     up.algorithm = opt.algorithm;
     up.bench = opt.bench;
     up.kernel = opt.kernel;
+    up.wire = opt.wire;
     up.wait = !opt.no_wait;
     up.wait_timeout = std::chrono::seconds(opt.wait_seconds);
     auto h = lab::lab_up(paths, up);

@@ -19,6 +19,7 @@ struct UpOptions {
     bool no_sync = false;
     bool bench = false;
     bool kernel = false;
+    bool wire = false;
     std::string algorithm;
     bool no_wait = false;
     int wait_seconds = 15;

@@ -37,24 +37,28 @@ TEST(Bench, TheTableGivesLbdAsAShareOfTheKernelAndSaysWhatIsMissing) {
     k.conns_per_s = 2500;
     k.p50_ms = 1.0;
     k.p99_ms = 2.0;
+    BenchRow w;
+    w.mode = "inline";
+    w.impl = "wire";
+    w.tcp_gbps = 4.0;
     BenchRow d;
     d.mode = "dsr-l2";
     d.impl = "lbd";
     d.error = "lab up failed";
-    run.rows = {e, k, d};
+    run.rows = {e, k, w, d};
     const std::string t = bench_text(run);
     auto row = [&](const std::string& figure, const std::string& values) {
         return std::regex_search(t, std::regex("inline +" + figure + " +" + values + "\n"));
     };
-    EXPECT_TRUE(row("bulk TCP \\(Gbit/s\\)", "3\\.00 +6\\.00 +50%")) << t;
-    EXPECT_TRUE(row("64-byte UDP received \\(kpps\\)", "90 +100 +90%")) << t;
-    EXPECT_TRUE(row("latency p50 at 100/s \\(ms\\)", "2\\.000 +1\\.000 +50%")) << "for latency the kernel's time over lbd's\n" << t;
+    EXPECT_TRUE(row("bulk TCP \\(Gbit/s\\)", "3\\.00 +6\\.00 +50% +4\\.00 +75%")) << t;
+    EXPECT_TRUE(row("64-byte UDP received \\(kpps\\)", "90 +100 +90% +- +-")) << t;
+    EXPECT_TRUE(row("latency p50 at 100/s \\(ms\\)", "2\\.000 +1\\.000 +50% +- +-")) << "for latency the kernel's time over lbd's\n" << t;
     EXPECT_NE(t.find("dsr-l2 lbd: error: lab up failed"), std::string::npos) << t;
     auto j = bench_json(run);
-    ASSERT_EQ(j["rows"].size(), 3u);
+    ASSERT_EQ(j["rows"].size(), 4u);
     EXPECT_EQ(j["rows"][1]["impl"], "kernel");
     EXPECT_EQ(j["rows"][1]["tcp_gbps"], 6.0);
-    EXPECT_EQ(j["rows"][2]["error"], "lab up failed");
+    EXPECT_EQ(j["rows"][3]["error"], "lab up failed");
     EXPECT_NE(bench_html(run).find("<td>inline</td><td>bulk TCP (Gbit/s)</td><td class=\"num\">3.00</td>"),
               std::string::npos);
 }

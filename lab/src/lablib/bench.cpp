@@ -74,7 +74,8 @@ void iperf(const Node& client, const std::string& vip, int seconds, bool udp, Be
 void measure(const Paths& paths, const LabHandle& h, const BenchOptions& opt, BenchRow& row) {
     const Node& client = h.topo.require_node("client1");
     const Node& server = h.topo.require_node("server1");
-    const std::string vip = h.topo.vip, url = "http://" + vip + "/";
+    // A wire has no VIP: the client talks to server1 itself, across the wire.
+    const std::string vip = row.impl == "wire" ? server.ifaces.at(0).ip() : h.topo.vip, url = "http://" + vip + "/";
     auto logs = paths.state_dir(h.name) / "logs";
     // In DSR the server answers from the VIP on its lo: bound there, iperf3's UDP replies
     // leave from it too (unbound, they would leave from the server's own address).
@@ -183,6 +184,7 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
     for (const ModeSpec* m : select_modes(opt.modes)) {
         std::vector<std::string> impls{"lbd"};
         if (m->name == "inline" || m->name == "proxy") impls.push_back("kernel");
+        if (m->name == "inline") impls.push_back("wire");
         for (const auto& impl : impls) {
             BenchRow row;
             row.mode = m->name;
@@ -193,8 +195,9 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
                 up.mode = m->name;
                 up.bench = true;
                 up.kernel = impl == "kernel";
-                row.notes.push_back("lab up --mode " + m->name + " --bench" + (up.kernel ? " --kernel" : "") + " --name " +
-                                    up.name);
+                up.wire = impl == "wire";
+                row.notes.push_back("lab up --mode " + m->name + " --bench" + (up.kernel ? " --kernel" : "") +
+                                    (up.wire ? " --wire" : "") + " --name " + up.name);
                 LabGuard guard(paths, up.name);
                 LabHandle h;
                 try {
@@ -251,16 +254,19 @@ json bench_json(const BenchRun& run) {
 std::string bench_text(const BenchRun& run) {
     std::ostringstream o;
     char line[160];
-    std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s\n", "mode", "figure", "lbd", "kernel", "lbd/kernel");
+    std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s %10s %10s\n", "mode", "figure", "lbd", "kernel",
+                  "lbd/kernel", "wire", "lbd/wire");
     o << line;
     for (const auto& mode : modes_of(run)) {
         const BenchRow* e = find_row(run, mode, "lbd");
         const BenchRow* k = find_row(run, mode, "kernel");
+        const BenchRow* w = find_row(run, mode, "wire");
         for (const auto& f : kFigures) {
-            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1;
-            std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s\n", mode.c_str(),
+            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1, wv = w ? w->*f.field : -1;
+            std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s %10s %10s\n", mode.c_str(),
                           (std::string(f.name) + " (" + f.unit + ")").c_str(), fmt(ev, f.decimals).c_str(),
-                          fmt(kv, f.decimals).c_str(), f.lower_is_better ? ratio(kv, ev).c_str() : ratio(ev, kv).c_str());
+                          fmt(kv, f.decimals).c_str(), f.lower_is_better ? ratio(kv, ev).c_str() : ratio(ev, kv).c_str(),
+                          fmt(wv, f.decimals).c_str(), f.lower_is_better ? ratio(wv, ev).c_str() : ratio(ev, wv).c_str());
             o << line;
         }
     }
@@ -275,17 +281,22 @@ std::string bench_html(const BenchRun& run) {
     page_start(o, "lblab: benchmarks", "", "");
     o << "<p class=\"small\">generated " << html_escape(run.started_at)
       << ". Each mode in a lab of its own on this machine, lbd and (inline, proxy) the kernel as lb-a (nftables DNAT, "
-         "DNAT + SNAT); iperf3 and lab_client in client1. Ratios: lbd as a share of the kernel (for latency, the "
-         "kernel's time as a share of lbd's). Numbers only; nothing here passes or fails.</p>\n";
-    o << "<table><tr><th>mode</th><th>figure</th><th>lbd</th><th>kernel</th><th>lbd / kernel</th></tr>\n";
+         "DNAT + SNAT) and (inline) a wire: lb-a's two TAPs joined by lab_tapwire, which copies frames and nothing "
+         "else, the ceiling of any TAP-based engine (no VIP: client1 talks to server1 across it). iperf3 and lab_client "
+         "in client1. Ratios: lbd as a share of the other (for latency, the other's time as a share of lbd's). Numbers "
+         "only; nothing here passes or fails.</p>\n";
+    o << "<table><tr><th>mode</th><th>figure</th><th>lbd</th><th>kernel</th><th>lbd / kernel</th><th>wire</th>"
+         "<th>lbd / wire</th></tr>\n";
     for (const auto& mode : modes_of(run)) {
         const BenchRow* e = find_row(run, mode, "lbd");
         const BenchRow* k = find_row(run, mode, "kernel");
+        const BenchRow* w = find_row(run, mode, "wire");
         for (const auto& f : kFigures) {
-            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1;
+            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1, wv = w ? w->*f.field : -1;
             o << "<tr><td>" << html_escape(mode) << "</td><td>" << f.name << " (" << f.unit << ")</td><td class=\"num\">"
               << fmt(ev, f.decimals) << "</td><td class=\"num\">" << fmt(kv, f.decimals) << "</td><td class=\"num\">"
-              << (f.lower_is_better ? ratio(kv, ev) : ratio(ev, kv)) << "</td></tr>\n";
+              << (f.lower_is_better ? ratio(kv, ev) : ratio(ev, kv)) << "</td><td class=\"num\">" << fmt(wv, f.decimals)
+              << "</td><td class=\"num\">" << (f.lower_is_better ? ratio(wv, ev) : ratio(ev, wv)) << "</td></tr>\n";
         }
     }
     o << "</table>\n";

@@ -1,6 +1,8 @@
 // bench.hpp: `lab bench` (make bench): the engine measured in the lab, side by side with
 // the Linux kernel doing the same job on the same topology (topo.sh --kernel: nftables
-// DNAT for inline, DNAT + SNAT for proxy). Per mode and implementation, in a lab of its
+// DNAT for inline, DNAT + SNAT for proxy), and (inline) with a raw TAP-to-TAP wire
+// (topo.sh --wire, lab_tapwire: the ceiling of any TAP-based engine). Per mode and
+// implementation, in a lab of its
 // own (topo.sh --bench: VIP port 5201 to server1, where iperf3 -s runs):
 //   tcp     iperf3 -c VIP -p 5201 -t S            bulk TCP, receiver's bits per second
 //   udp     iperf3 -u -l 64 -b 0 -t S             64-byte datagrams, received per second
@@ -29,7 +31,7 @@ struct BenchOptions {
 
 struct BenchRow {
     std::string mode;
-    std::string impl;           // "lbd" or "kernel"
+    std::string impl;           // "lbd", "kernel" or "wire"
     bool skipped = false;
     std::string skip_reason;
     std::string error;

@@ -121,9 +121,10 @@ std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mo
         if (!opt.algorithm.empty()) argv.insert(argv.end(), {"--algorithm", opt.algorithm});
         if (opt.bench) argv.push_back("--bench");
         if (opt.kernel) argv.push_back("--kernel");
+        if (opt.wire) argv.push_back("--wire");
         return argv;
     }
-    if (opt.ha || !opt.algorithm.empty() || opt.bench || opt.kernel)
+    if (opt.ha || !opt.algorithm.empty() || opt.bench || opt.kernel || opt.wire)
         throw Error(topo.string() + " is missing: only topo.sh builds an HA lab or sets the algorithm");
     auto legacy = paths.script("topo_" + mode.name + ".sh");
     if (fs::exists(legacy)) {
@@ -185,7 +186,7 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         return n.config.empty() ? (state / (n.name + ".toml")).string() : n.config;
     };
     for (const Node* n : h.topo.with_role("lb"))
-        if (n->engine != "kernel") check_engine_config(paths, *n, config_of(*n));
+        if (n->engine.empty()) check_engine_config(paths, *n, config_of(*n));
 
     // Servers that decapsulate IPIP in user space get the project's decapsulator first.
     for (const Node* n : h.topo.with_role("server")) {
@@ -197,13 +198,16 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         log("started lab_decap in " + n->netns + " (pid " + std::to_string(p.pid) + ")");
         h.procs.push_back(p);
     }
-    for (const Node* n : h.topo.with_role("lb"))
-        if (n->engine != "kernel") h.procs.push_back(start_lbd(paths, opt.name, *n));
+    for (const Node* n : h.topo.with_role("lb")) {
+        if (n->engine.empty()) h.procs.push_back(start_lbd(paths, opt.name, *n));
+        if (n->engine == "wire") h.procs.push_back(start_tapwire(paths, opt.name, *n));
+    }
     for (const Node* n : h.topo.with_role("server")) h.procs.push_back(start_lab_server(paths, opt.name, *n));
 
     if (opt.wait) {
         const Node& client = first_client(h.topo);
-        std::string url = "http://" + h.topo.vip + "/";
+        // A wire lab has no VIP: its servers are reached by their own addresses.
+        std::string url = "http://" + (opt.wire ? h.topo.require_node("server1").ifaces.at(0).ip() : h.topo.vip) + "/";
         auto end = steady_clock::now() + opt.wait_timeout;
         std::string last;
         bool answered = false;
@@ -272,6 +276,19 @@ Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n) {
     auto p = spawn_detached(in_netns(n.netns, {lbd.string(), "--config", config}), log_path, paths.manifest(lab),
                             n.name + ".lbd");
     log("started lbd in " + n.netns + " (pid " + std::to_string(p.pid) + ")");
+    return p;
+}
+
+// The wire of topo.sh --wire: lab_tapwire joins the lb node's two TAPs.
+Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n) {
+    if (n.ifaces.size() != 2) throw Error(n.name + ": a wire needs two TAPs, topology.toml lists " +
+                                          std::to_string(n.ifaces.size()));
+    auto logs = paths.state_dir(lab) / "logs";
+    fs::create_directories(logs);
+    auto p = spawn_detached({paths.tool("lab_tapwire").string(), "--a", n.ifaces[0].dev, "--b", n.ifaces[1].dev,
+                             "--netns", n.ifaces[0].netns},
+                            logs / (n.name + ".tapwire.log"), paths.manifest(lab), n.name + ".tapwire");
+    log("started lab_tapwire for " + n.ifaces[0].dev + " and " + n.ifaces[1].dev + " (pid " + std::to_string(p.pid) + ")");
     return p;
 }
 

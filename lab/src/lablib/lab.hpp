@@ -30,6 +30,7 @@ struct UpOptions {
     std::string algorithm;  // the VIPs' algorithm (empty: the topology's default, rr)
     bool bench = false;     // the iperf3 VIP port 5201 (TCP, UDP) to server1
     bool kernel = false;    // lb-a is the kernel (nftables DNAT/SNAT), no lbd: inline, proxy
+    bool wire = false;      // inline: lb-a's TAPs joined by lab_tapwire, no lbd, no VIP (bench)
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };
@@ -59,6 +60,8 @@ Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n)
 // CONFIG` (n.config, else STATE/NODE.toml), logged to STATE/logs/NODE.lbd.log (an
 // existing log is kept as NODE.lbd.log.1, ...), recorded as `NODE.lbd`. Does not wait.
 Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n);
+// lab_tapwire for a wire lab's lb node (topo.sh --wire), recorded like lbd.
+Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n);
 
 // netns_scripts/down.sh NAME (or --all); reaps the processes it stopped if they were
 // our children. Throws Error when down.sh fails; returns its summary line.
