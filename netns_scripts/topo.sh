@@ -8,6 +8,8 @@
 #                                    --bench adds the iperf3 VIP port 5201 (see "Benchmarks");
 #                                    --kernel: lb-a is the Linux kernel, not lbd (inline, proxy)
 #                                    --wire: lb-a's TAPs joined by lab_tapwire, no VIP (inline)
+#                                    --offload: veths keep TX checksum offload and TSO (benchmarks;
+#                                    captured checksums are then not final)
 #   topo.sh down NAME                the same as down.sh NAME
 #
 # MODE is inline, proxy, dsr-l2, dsr-l3-dscp or dsr-l3-tunnel. Every box below is a
@@ -150,6 +152,7 @@ usage: topo.sh up NAME MODE [SERVERS] [--ha [--no-sync]] [--algorithm ALG]
                                       --bench: VIP port 5201 (TCP, UDP) to server1, for iperf3
                                       --kernel: the kernel (nftables DNAT/SNAT) as lb-a (inline, proxy)
                                       --wire: lb-a's TAPs joined by lab_tapwire, no VIP (inline)
+                                      --offload: keep the veths' offloads (GSO through the lab)
        topo.sh down NAME                remove lab NAME (same as down.sh NAME)
 MODE: ${MODES// /, }
 EOF
@@ -545,6 +548,7 @@ cmd_up() { # NAME MODE [SERVERS] [--ha]
 		--bench) BENCH=1 ;;
 		--kernel) KERNEL=1 ;;
 		--wire) WIRE=1 ;;
+		--offload) export LBLAB_OFFLOAD=1 ;;
 		--algorithm)
 			(($# >= 2)) || die "--algorithm needs a value (${ALGORITHMS// /, })"
 			ALGORITHM=$2

@@ -87,6 +87,7 @@ struct BenchOptions {
     std::string mode = "all";
     int seconds = 4;
     int connections = 1000;
+    bool no_offload = false;
     std::string out;
 };
 void setup_bench(CLI::App& app, std::shared_ptr<BenchOptions> opt);

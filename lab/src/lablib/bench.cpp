@@ -196,8 +196,9 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
                 up.bench = true;
                 up.kernel = impl == "kernel";
                 up.wire = impl == "wire";
+                up.offload = opt.offload;
                 row.notes.push_back("lab up --mode " + m->name + " --bench" + (up.kernel ? " --kernel" : "") +
-                                    (up.wire ? " --wire" : "") + " --name " + up.name);
+                                    (up.wire ? " --wire" : "") + (up.offload ? " --offload" : "") + " --name " + up.name);
                 LabGuard guard(paths, up.name);
                 LabHandle h;
                 try {

@@ -26,6 +26,7 @@ struct BenchOptions {
     std::string modes = "all";  // a mode or "all"
     int seconds = 4;            // per iperf3 run
     int connections = 1000;     // for the connection rate
+    bool offload = true;        // the labs' veths keep their offloads (GSO super-frames)
     std::filesystem::path out;  // bench.json, bench.html (empty: not written)
 };
 

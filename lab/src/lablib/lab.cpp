@@ -122,9 +122,10 @@ std::vector<std::string> topology_command(const Paths& paths, const ModeSpec& mo
         if (opt.bench) argv.push_back("--bench");
         if (opt.kernel) argv.push_back("--kernel");
         if (opt.wire) argv.push_back("--wire");
+        if (opt.offload) argv.push_back("--offload");
         return argv;
     }
-    if (opt.ha || !opt.algorithm.empty() || opt.bench || opt.kernel || opt.wire)
+    if (opt.ha || !opt.algorithm.empty() || opt.bench || opt.kernel || opt.wire || opt.offload)
         throw Error(topo.string() + " is missing: only topo.sh builds an HA lab or sets the algorithm");
     auto legacy = paths.script("topo_" + mode.name + ".sh");
     if (fs::exists(legacy)) {

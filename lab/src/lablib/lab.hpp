@@ -31,6 +31,7 @@ struct UpOptions {
     bool bench = false;     // the iperf3 VIP port 5201 (TCP, UDP) to server1
     bool kernel = false;    // lb-a is the kernel (nftables DNAT/SNAT), no lbd: inline, proxy
     bool wire = false;      // inline: lb-a's TAPs joined by lab_tapwire, no lbd, no VIP (bench)
+    bool offload = false;   // veths keep their offloads (GSO super-frames; captures not final)
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };
