@@ -327,6 +327,7 @@ void isolate_lbs(const Topology& t, const Node& n, bool on, FaultResult& r) {
                     std::to_string(taps.size()) + " lb front port(s)");
     std::vector<std::string> names;
     r.changed = false;
+    std::int64_t first_change_ms = 0;
     for (const Iface* i : taps) {
         auto show = run_command({"bridge", "-n", i->netns, "-d", "link", "show", "dev", i->dev}, kIpTimeout);
         if (!show.ok()) throw Error(shell_join(show.argv) + ": " + trim(show.err.empty() ? show.describe() : show.err));
@@ -337,11 +338,14 @@ void isolate_lbs(const Topology& t, const Node& n, bool on, FaultResult& r) {
             if (!set.ok())
                 throw Error(shell_join(set.argv) + ": " + trim(set.err.empty() ? set.describe() : set.err) +
                             " (this kernel's bridge may lack port isolation, Linux 4.18+)");
+            if (!r.changed) first_change_ms = wall_ms();
             r.changed = true;
         }
         names.push_back(i->dev);
     }
-    r.at_ms = wall_ms();
+    // A partition is in effect once every port is isolated; a heal as soon as one is not
+    // (two ports talk unless both are isolated).
+    r.at_ms = !on && first_change_ms ? first_change_ms : wall_ms();
     r.message = join(names, ", ") + (on ? ": isolated from each other on the bridge" : ": talk to each other again") +
                 (r.changed ? "" : " (already so)");
 }
