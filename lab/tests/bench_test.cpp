@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "lablib/bench.hpp"
+#include "lablib/report.hpp"
+#include "lablib/run.hpp"
 
 #include <regex>
 
@@ -61,6 +63,13 @@ TEST(Bench, TheTableGivesLbdAsAShareOfTheKernelAndSaysWhatIsMissing) {
     EXPECT_EQ(j["rows"][3]["error"], "lab up failed");
     EXPECT_NE(bench_html(run).find("<td>inline</td><td>bulk TCP (Gbit/s)</td><td class=\"num\">3.00</td>"),
               std::string::npos);
+}
+
+TEST(Bench, TheIndexLinksTheBenchPageOnlyWhenThereIsOne) {
+    RunResults res;
+    res.started_at = "2024-01-01T00:00:00Z";
+    EXPECT_EQ(html_report(res, false).find("href=\"bench.html\""), std::string::npos);
+    EXPECT_NE(html_report(res, true).find("href=\"bench.html\""), std::string::npos);
 }
 
 }  // namespace

@@ -280,7 +280,8 @@ std::string bench_text(const BenchRun& run) {
 std::string bench_html(const BenchRun& run) {
     std::ostringstream o;
     page_start(o, "lblab: benchmarks", "", "");
-    o << "<p class=\"small\">generated " << html_escape(run.started_at)
+    o << "<p class=\"small\"><a href=\"index.html\">index.html</a> (when make lab wrote it here). Generated "
+      << html_escape(run.started_at)
       << ". Each mode in a lab of its own on this machine, lbd and (inline, proxy) the kernel as lb-a (nftables DNAT, "
          "DNAT + SNAT) and (inline) a wire: lb-a's two TAPs joined by lab_tapwire, which copies frames and nothing "
          "else, the ceiling of any TAP-based engine (no VIP: client1 talks to server1 across it). iperf3 and lab_client "

@@ -649,7 +649,7 @@ void mode_section(std::ostringstream& o, const ModeRun& m) {
 
 }  // namespace
 
-std::string html_report(const RunResults& r) {
+std::string html_report(const RunResults& r, bool bench_page) {
     std::ostringstream o;
     page_start(o, "lblab: L4 load balancer modes compared", "", badge(r.passed()));
     o << "<p class=\"small\">generated " << html_escape(r.started_at) << ", " << fmt_seconds(r.seconds) << "; ";
@@ -689,6 +689,7 @@ std::string html_report(const RunResults& r) {
     if (r.algorithms) o << "<a href=\"#algorithms\">algorithms</a><a href=\"algorithms.html\">algorithms.html</a>";
     if (r.health) o << "<a href=\"#health\">health</a><a href=\"health.html\">health.html</a>";
     if (r.has_ha()) o << "<a href=\"#ha\">HA failover</a><a href=\"ha.html\">ha.html</a>";
+    if (bench_page) o << "<a href=\"bench.html\">benchmarks (bench.html)</a>";
     o << "</nav>\n";
     if (!r.modes.empty()) comparison_section(o, r);
     for (const auto& m : r.modes) mode_section(o, m);
@@ -703,7 +704,8 @@ void write_report(const RunResults& r, const fs::path& dir) {
     fs::create_directories(dir);
     write_file(dir / "results.json", results_json(r).dump(2) + "\n");
     write_file(dir / "junit.xml", junit_xml(r));
-    write_file(dir / "index.html", html_report(r));
+    // make bench writes bench.html beside the report (lab bench); the index links it.
+    write_file(dir / "index.html", html_report(r, fs::exists(dir / "bench.html")));
     if (r.algorithms) write_file(dir / "algorithms.html", algorithms_html(*r.algorithms, r.started_at));
     if (r.health) write_file(dir / "health.html", health_html(*r.health, r.started_at));
     if (r.has_ha()) write_file(dir / "ha.html", ha_html(r.ha, r.started_at, r.guard()));

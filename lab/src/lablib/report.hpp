@@ -19,7 +19,8 @@ namespace lab {
 
 nlohmann::json results_json(const RunResults& r);
 std::string junit_xml(const RunResults& r);
-std::string html_report(const RunResults& r);
+// bench_page: a bench.html (lab bench) sits beside it, and the page links it.
+std::string html_report(const RunResults& r, bool bench_page = false);
 // An inline SVG drawing of a topology: one vertical line per segment, nodes as boxes
 // wired to the segments of their interfaces, each wire labelled with address and MAC.
 std::string topology_svg(const Topology& t);
