@@ -57,6 +57,31 @@ std::size_t head_end(std::string_view buf) {
 }
 
 
+// One exchange's steps: each waits on ex.fd until `deadline` (or stop_fd), and a failure
+// closes the socket and says why.
+struct Steps {
+  Exchange& ex;
+  int stop_fd;
+  std::int64_t deadline;
+  Exchange fail(std::string why) {
+    ex.error = std::move(why);
+    ex.fd.reset();
+    return std::move(ex);
+  }
+  // Empty when ex.fd is ready for `events`, else what went wrong in `step`.
+  std::string wait(short events, const char* step) const {
+    using lab::srv::WaitResult;
+    const int left = static_cast<int>(std::max<std::int64_t>(0, deadline - lab::srv::now_ms()));
+    switch (lab::srv::wait_fd(ex.fd.get(), events, stop_fd, left)) {
+      case WaitResult::ready: return {};
+      case WaitResult::timeout: return std::string(step) + ": timed out";
+      case WaitResult::stopped: return std::string(step) + ": stopped";
+      case WaitResult::error: return std::string(step) + ": poll: " + lab::srv::errno_text(errno);
+    }
+    return {};
+  }
+};
+
 // Sends the GET on a connected socket and reads the response (defined below get_once).
 Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t deadline, int stop_fd);
 }  // namespace
@@ -266,37 +291,21 @@ std::optional<Target> target_or_complain(const char* command, const std::string&
 
 Exchange get_once(const lab::srv::Endpoint& to, const HttpUrl& url, bool keep_alive, int timeout_ms,
                   int stop_fd, int connect_timeout_ms) {
-  using lab::srv::WaitResult;
   Exchange ex;
   const std::int64_t start = lab::srv::now_ms();
   const std::int64_t deadline = start + timeout_ms;
-  std::int64_t step_deadline = deadline;
-  if (connect_timeout_ms > 0) step_deadline = std::min(deadline, start + connect_timeout_ms);
-  auto left = [&] { return static_cast<int>(std::max<std::int64_t>(0, step_deadline - lab::srv::now_ms())); };
-  auto fail = [&](std::string why) {
-    ex.error = std::move(why);
-    ex.fd.reset();
-    return std::move(ex);
-  };
-  auto wait = [&](short events, const char* step) -> std::string {
-    switch (lab::srv::wait_fd(ex.fd.get(), events, stop_fd, left())) {
-      case WaitResult::ready: return {};
-      case WaitResult::timeout: return std::string(step) + ": timed out";
-      case WaitResult::stopped: return std::string(step) + ": stopped";
-      case WaitResult::error: return std::string(step) + ": poll: " + lab::srv::errno_text(errno);
-    }
-    return {};
-  };
+  // The connect alone may have a shorter deadline; the exchange after it has the rest.
+  Steps s{ex, stop_fd, connect_timeout_ms > 0 ? std::min(deadline, start + connect_timeout_ms) : deadline};
 
   ex.fd = lab::srv::Fd(::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!ex.fd) return fail("socket: " + lab::srv::errno_text(errno));
+  if (!ex.fd) return s.fail("socket: " + lab::srv::errno_text(errno));
   if (::connect(ex.fd.get(), to.sa(), to.len) != 0) {
-    if (errno != EINPROGRESS) return fail("connect: " + lab::srv::errno_text(errno));
-    if (auto e = wait(POLLOUT, "connect"); !e.empty()) return fail(e);
+    if (errno != EINPROGRESS) return s.fail("connect: " + lab::srv::errno_text(errno));
+    if (auto e = s.wait(POLLOUT, "connect"); !e.empty()) return s.fail(e);
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(ex.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return fail("connect: " + lab::srv::errno_text(err));
+    if (err != 0) return s.fail("connect: " + lab::srv::errno_text(err));
   }
   sockaddr_storage local{};
   socklen_t llen = sizeof local;
@@ -316,22 +325,7 @@ namespace {
 // Sends GET url.path on ex.fd (connected, non-blocking) and reads the response, all by
 // `deadline`.
 Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t deadline, int stop_fd) {
-  using lab::srv::WaitResult;
-  auto left = [&] { return static_cast<int>(std::max<std::int64_t>(0, deadline - lab::srv::now_ms())); };
-  auto fail = [&](std::string why) {
-    ex.error = std::move(why);
-    ex.fd.reset();
-    return std::move(ex);
-  };
-  auto wait = [&](short events, const char* step) -> std::string {
-    switch (lab::srv::wait_fd(ex.fd.get(), events, stop_fd, left())) {
-      case WaitResult::ready: return {};
-      case WaitResult::timeout: return std::string(step) + ": timed out";
-      case WaitResult::stopped: return std::string(step) + ": stopped";
-      case WaitResult::error: return std::string(step) + ": poll: " + lab::srv::errno_text(errno);
-    }
-    return {};
-  };
+  Steps s{ex, stop_fd, deadline};
   const std::string req = get_request(url, keep_alive);
   std::size_t sent = 0;
   while (sent < req.size()) {
@@ -339,9 +333,9 @@ Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (auto e = wait(POLLOUT, "send"); !e.empty()) return fail(e);
+      if (auto e = s.wait(POLLOUT, "send"); !e.empty()) return s.fail(e);
     } else if (errno != EINTR) {
-      return fail("send: " + lab::srv::errno_text(errno));
+      return s.fail("send: " + lab::srv::errno_text(errno));
     }
   }
 
@@ -357,28 +351,28 @@ Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t
     const ssize_t n = ::recv(ex.fd.get(), chunk, sizeof chunk, 0);
     if (n == 0) {
       if (head && !head->content_length) break;  // the body ends with the connection
-      return fail(head ? "the server closed the connection in the body"
+      return s.fail(head ? "the server closed the connection in the body"
                        : "the server closed the connection without a response");
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (auto e = wait(POLLIN, head ? "reading the body" : "waiting for the response"); !e.empty())
-          return fail(e);
+        if (auto e = s.wait(POLLIN, head ? "reading the body" : "waiting for the response"); !e.empty())
+          return s.fail(e);
         continue;
       }
       if (errno == EINTR) continue;
-      return fail("recv: " + lab::srv::errno_text(errno));
+      return s.fail("recv: " + lab::srv::errno_text(errno));
     }
     if (!head) {
       buf.append(chunk, static_cast<std::size_t>(n));
       const auto end = head_end(buf);
       if (end == std::string::npos) {
-        if (buf.size() > 65536) return fail("response head over 64 KiB");
+        if (buf.size() > 65536) return s.fail("response head over 64 KiB");
         continue;
       }
       std::string why;
       head = parse_response_head(std::string_view(buf).substr(0, end), &why);
-      if (!head) return fail(why);
+      if (!head) return s.fail(why);
       body_start = end;
       body_seen = buf.size() - end;
       if (buf.size() > body_start + kKeep) buf.resize(body_start + kKeep);
@@ -396,10 +390,10 @@ Exchange exchange(Exchange ex, const HttpUrl& url, bool keep_alive, std::int64_t
     const std::string who = ex.server.empty() ? head->x_server : ex.server;
     ex.server.clear();
     ex.named = who;
-    return fail("HTTP status " + std::to_string(head->status) + (who.empty() ? "" : " from " + who));
+    return s.fail("HTTP status " + std::to_string(head->status) + (who.empty() ? "" : " from " + who));
   }
-  if (ex.server.empty()) return fail("the body does not begin with a server name");
-  if (head->close && keep_alive) return fail("the server ends the connection (Connection: close)");
+  if (ex.server.empty()) return s.fail("the body does not begin with a server name");
+  if (head->close && keep_alive) return s.fail("the server ends the connection (Connection: close)");
   return ex;
 }
 

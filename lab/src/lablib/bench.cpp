@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -168,6 +169,25 @@ std::vector<std::string> modes_of(const BenchRun& run) {
     return m;
 }
 
+// The comparison, a header row then one row per mode and figure: mode, figure, lbd,
+// kernel, lbd/kernel, wire, lbd/wire ("-" for what was not measured). For latency the
+// ratio is the other's time as a share of lbd's, so higher is better in every column.
+std::vector<std::array<std::string, 7>> table(const BenchRun& run) {
+    std::vector<std::array<std::string, 7>> out{{"mode", "figure", "lbd", "kernel", "lbd/kernel", "wire", "lbd/wire"}};
+    for (const auto& mode : modes_of(run)) {
+        const BenchRow* e = find_row(run, mode, "lbd");
+        const BenchRow* k = find_row(run, mode, "kernel");
+        const BenchRow* w = find_row(run, mode, "wire");
+        for (const auto& f : kFigures) {
+            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1, wv = w ? w->*f.field : -1;
+            auto share = [&](double other) { return f.lower_is_better ? ratio(other, ev) : ratio(ev, other); };
+            out.push_back({mode, std::string(f.name) + " (" + f.unit + ")", fmt(ev, f.decimals), fmt(kv, f.decimals),
+                           share(kv), fmt(wv, f.decimals), share(wv)});
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 double percentile(std::vector<double> v, double p) {
@@ -199,14 +219,8 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
                 up.offload = opt.offload;
                 row.notes.push_back("lab up --mode " + m->name + " --bench" + (up.kernel ? " --kernel" : "") +
                                     (up.wire ? " --wire" : "") + (up.offload ? " --offload" : "") + " --name " + up.name);
+                auto h = lab_up(paths, up);  // on failure it removes what it built
                 LabGuard guard(paths, up.name);
-                LabHandle h;
-                try {
-                    h = lab_up(paths, up);
-                } catch (...) {
-                    guard.release();
-                    throw;
-                }
                 measure(paths, h, opt, row);
                 guard.down();
             } catch (const Interrupted&) {
@@ -255,21 +269,10 @@ json bench_json(const BenchRun& run) {
 std::string bench_text(const BenchRun& run) {
     std::ostringstream o;
     char line[160];
-    std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s %10s %10s\n", "mode", "figure", "lbd", "kernel",
-                  "lbd/kernel", "wire", "lbd/wire");
-    o << line;
-    for (const auto& mode : modes_of(run)) {
-        const BenchRow* e = find_row(run, mode, "lbd");
-        const BenchRow* k = find_row(run, mode, "kernel");
-        const BenchRow* w = find_row(run, mode, "wire");
-        for (const auto& f : kFigures) {
-            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1, wv = w ? w->*f.field : -1;
-            std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s %10s %10s\n", mode.c_str(),
-                          (std::string(f.name) + " (" + f.unit + ")").c_str(), fmt(ev, f.decimals).c_str(),
-                          fmt(kv, f.decimals).c_str(), f.lower_is_better ? ratio(kv, ev).c_str() : ratio(ev, kv).c_str(),
-                          fmt(wv, f.decimals).c_str(), f.lower_is_better ? ratio(wv, ev).c_str() : ratio(ev, wv).c_str());
-            o << line;
-        }
+    for (const auto& c : table(run)) {
+        std::snprintf(line, sizeof line, "%-14s %-28s %10s %10s %10s %10s %10s\n", c[0].c_str(), c[1].c_str(),
+                      c[2].c_str(), c[3].c_str(), c[4].c_str(), c[5].c_str(), c[6].c_str());
+        o << line;
     }
     for (const auto& r : run.rows)
         if (r.skipped || !r.error.empty())
@@ -287,19 +290,14 @@ std::string bench_html(const BenchRun& run) {
          "else, the ceiling of any TAP-based engine (no VIP: client1 talks to server1 across it). iperf3 and lab_client "
          "in client1. Ratios: lbd as a share of the other (for latency, the other's time as a share of lbd's). Numbers "
          "only; nothing here passes or fails.</p>\n";
-    o << "<table><tr><th>mode</th><th>figure</th><th>lbd</th><th>kernel</th><th>lbd / kernel</th><th>wire</th>"
-         "<th>lbd / wire</th></tr>\n";
-    for (const auto& mode : modes_of(run)) {
-        const BenchRow* e = find_row(run, mode, "lbd");
-        const BenchRow* k = find_row(run, mode, "kernel");
-        const BenchRow* w = find_row(run, mode, "wire");
-        for (const auto& f : kFigures) {
-            const double ev = e ? e->*f.field : -1, kv = k ? k->*f.field : -1, wv = w ? w->*f.field : -1;
-            o << "<tr><td>" << html_escape(mode) << "</td><td>" << f.name << " (" << f.unit << ")</td><td class=\"num\">"
-              << fmt(ev, f.decimals) << "</td><td class=\"num\">" << fmt(kv, f.decimals) << "</td><td class=\"num\">"
-              << (f.lower_is_better ? ratio(kv, ev) : ratio(ev, kv)) << "</td><td class=\"num\">" << fmt(wv, f.decimals)
-              << "</td><td class=\"num\">" << (f.lower_is_better ? ratio(wv, ev) : ratio(ev, wv)) << "</td></tr>\n";
-        }
+    const auto rows = table(run);
+    o << "<table>\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+        o << "<tr>";
+        for (size_t c = 0; c < rows[i].size(); ++c)
+            o << (i == 0 ? "<th>" : c < 2 ? "<td>" : "<td class=\"num\">") << html_escape(rows[i][c])
+              << (i == 0 ? "</th>" : "</td>");
+        o << "</tr>\n";
     }
     o << "</table>\n";
     for (const auto& r : run.rows) {

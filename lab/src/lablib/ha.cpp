@@ -57,16 +57,11 @@ constexpr int kHoldSeconds = (kBaselineMs + kAfterFailoverMs + kAfterFailbackMs)
 
 // Polls `socket` until the engine says master (its change time), or until `deadline_ms`.
 bool wait_master(const std::string& socket, std::int64_t deadline_ms, HaTransition& t) {
-    while (wall_ms() < deadline_ms) {
-        auto r = read_vrrp(socket);
-        if (r && r->state == "master") {
-            t.master_ms = r->changed_ms;
-            t.reason = r->reason;
-            return true;
-        }
-        sleep_for(milliseconds(kPollMs));
-    }
-    return false;
+    auto r = poll_vrrp(socket, deadline_ms, [](const VrrpReading& x) { return x.state == "master"; }, kPollMs);
+    if (!r || r->state != "master") return false;
+    t.master_ms = r->changed_ms;
+    t.reason = r->reason;
+    return true;
 }
 
 void wait_ms(int ms) { sleep_for(milliseconds(ms)); }
@@ -429,14 +424,8 @@ HaRun run_ha_failover(const Paths& paths, const HaOptions& opt) {
         if (run.algorithm != "rr") up.algorithm = run.algorithm;
         run.notes.push_back("lab up --ha --mode " + opt.mode + (opt.sync ? "" : " --no-sync") +
                             (up.algorithm.empty() ? "" : " --algorithm " + up.algorithm) + " --name " + run.lab);
+        auto h = lab_up(paths, up);  // on failure it removes what it built
         LabGuard guard(paths, run.lab);
-        LabHandle h;
-        try {
-            h = lab_up(paths, up);
-        } catch (...) {
-            guard.release();  // lab_up removed what it built
-            throw;
-        }
         const Node& lba = node_with_role(h.topo, "lb-a", "lb");
         const Node& lbb = node_with_role(h.topo, "lb-b", "lb");
         const Node& client1 = h.topo.require_node("client1");

@@ -24,7 +24,6 @@ using namespace std::chrono;
 
 namespace {
 
-constexpr int kPollMs = 20;
 constexpr int kMalformedCount = 3;
 constexpr int kRogueCount = 10;  // one every 100 ms: a second of a higher-priority router
 constexpr long kTimerSlackMs = 150;
@@ -47,17 +46,6 @@ const std::vector<Malformed>& malformed_kinds() {
         {"unknown VRID 52", {"--vrid", "52"}, "unknown_vrid"},
     };
     return k;
-}
-
-// Polls `socket` until `pred` holds or `deadline_ms` passes; the last reading.
-template <class Pred>
-std::optional<VrrpReading> poll_until(const std::string& socket, std::int64_t deadline_ms, Pred pred) {
-    std::optional<VrrpReading> r;
-    while (true) {
-        r = read_vrrp(socket);
-        if ((r && pred(*r)) || wall_ms() >= deadline_ms) return r;
-        sleep_for(milliseconds(kPollMs));
-    }
 }
 
 VrrpReading must_read(const std::string& socket, const std::string& who) {
@@ -115,14 +103,8 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
         up.mode = run.mode;
         up.ha = true;
         run.notes.push_back("lab up --ha --mode " + run.mode + " --name " + run.lab);
+        auto h = lab_up(paths, up);  // on failure it removes what it built
         LabGuard guard(paths, run.lab);
-        LabHandle h;
-        try {
-            h = lab_up(paths, up);
-        } catch (...) {
-            guard.release();  // lab_up removed what it built
-            throw;
-        }
         const Node& lba = node_with_role(h.topo, "lb-a", "lb");
         const Node& lbb = node_with_role(h.topo, "lb-b", "lb");
         const Node& router = h.topo.require_node("router");
@@ -144,9 +126,9 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
             return argv;
         };
 
-        auto a = poll_until(sock_a, wall_ms() + 3000, [](const VrrpReading& r) { return r.state == "master"; });
+        auto a = poll_vrrp(sock_a, wall_ms() + 3000, [](const VrrpReading& r) { return r.state == "master"; });
         if (!a || a->state != "master") throw Error("lb-a did not become master within 3 s of lab up");
-        auto b = poll_until(sock_b, wall_ms() + 1000, [](const VrrpReading& r) { return r.state == "backup"; });
+        auto b = poll_vrrp(sock_b, wall_ms() + 1000, [](const VrrpReading& r) { return r.state == "backup"; });
         if (!b || b->state != "backup") throw Error("lb-b is not backup after lab up");
         run.master_down_a_ms = a->master_down_ms;
         run.master_down_b_ms = b->master_down_ms;
@@ -167,8 +149,8 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
             auto want = [&](const VrrpReading& x, const VrrpReading& before) {
                 return count(x) >= count(before) + kMalformedCount;
             };
-            auto after_a = poll_until(sock_a, wall_ms() + 1000, [&](const VrrpReading& x) { return want(x, before_a); });
-            auto after_b = poll_until(sock_b, wall_ms() + 1000, [&](const VrrpReading& x) { return want(x, before_b); });
+            auto after_a = poll_vrrp(sock_a, wall_ms() + 1000, [&](const VrrpReading& x) { return want(x, before_a); });
+            auto after_b = poll_vrrp(sock_b, wall_ms() + 1000, [&](const VrrpReading& x) { return want(x, before_b); });
             if (!after_a || !after_b) throw Error("an engine stopped answering after adverts with " + std::string(k.what));
             auto delta = [&](const VrrpReading& x, const VrrpReading& before) {
                 return static_cast<long>(count(x) - count(before));
@@ -195,7 +177,7 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
             const std::int64_t last = last_sent_ms(r.out);
             // lb-a's backup spell ends one master-down interval after the last advert: by
             // then only its transition count shows there was one (to backup, to master).
-            auto after = poll_until(sock_a, wall_ms() + 2000, [](const VrrpReading& x) { return x.state == "master"; });
+            auto after = poll_vrrp(sock_a, wall_ms() + 2000, [](const VrrpReading& x) { return x.state == "master"; });
             if (!after) throw Error("lb-a stopped answering after the priority-254 adverts");
             const bool yielded = after->transitions >= before.transitions + 2;  // to backup, then to master
             run.rogue_recover_ms = after->state == "master" && last ? static_cast<long>(after->changed_ms - last) : -1;
@@ -211,7 +193,7 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
                 std::to_string(lo) + ".." + std::to_string(hi) + " ms", ms(run.rogue_recover_ms));
         }
         // lb-b must be backup again before the partition (it saw the same adverts).
-        poll_until(sock_b, wall_ms() + 2000, [](const VrrpReading& x) { return x.state == "backup"; });
+        poll_vrrp(sock_b, wall_ms() + 2000, [](const VrrpReading& x) { return x.state == "backup"; });
 
         // 3. Partition: dual master; heal: one master by priority, the neighbours follow.
         {
@@ -219,7 +201,7 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
             run.notes.push_back("lab fault lb-b partition");
             auto f = apply_fault(paths, run.lab, "lb-b", FaultAction::partition);
             run.notes.push_back(f.message);
-            auto sb = poll_until(sock_b, f.at_ms + run.master_down_b_ms + 2000,
+            auto sb = poll_vrrp(sock_b, f.at_ms + run.master_down_b_ms + 2000,
                                  [](const VrrpReading& x) { return x.state == "master"; });
             run.split_master_ms = sb && sb->state == "master" ? static_cast<long>(sb->changed_ms - f.at_ms) : -1;
             auto sa = must_read(sock_a, "lb-a");
@@ -234,7 +216,7 @@ HaGuardRun run_ha_guard(const Paths& paths, const HaGuardOptions& opt) {
             run.notes.push_back("lab fault lb-b heal");
             auto hf = apply_fault(paths, run.lab, "lb-b", FaultAction::heal);
             run.notes.push_back(hf.message);
-            auto hb = poll_until(sock_b, hf.at_ms + 3000, [](const VrrpReading& x) { return x.state == "backup"; });
+            auto hb = poll_vrrp(sock_b, hf.at_ms + 3000, [](const VrrpReading& x) { return x.state == "backup"; });
             auto ha = must_read(sock_a, "lb-a");
             run.heal_resolved_ms = hb && hb->state == "backup" ? static_cast<long>(hb->changed_ms - hf.at_ms) : -1;
             const long limit = run.advert_interval_ms + kHealSlackMs;

@@ -44,4 +44,13 @@ std::optional<VrrpReading> read_vrrp(const std::string& socket) {
     }
 }
 
+std::optional<VrrpReading> poll_vrrp(const std::string& socket, std::int64_t deadline_ms,
+                                     const std::function<bool(const VrrpReading&)>& pred, int every_ms) {
+    while (true) {
+        auto r = read_vrrp(socket);
+        if ((r && pred(*r)) || wall_ms() >= deadline_ms) return r;
+        sleep_for(std::chrono::milliseconds(every_ms));
+    }
+}
+
 }  // namespace lab

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,5 +29,10 @@ std::optional<VrrpReading> parse_vrrp_json(const std::string& text, std::int64_t
 
 // Asks the engine behind `socket` (500 ms timeout); nullopt when it does not answer.
 std::optional<VrrpReading> read_vrrp(const std::string& socket);
+
+// Reads every `every_ms` until `pred` holds or `deadline_ms` (wall_ms) has passed; the
+// last reading (nullopt when the last ask went unanswered). Reads at least once.
+std::optional<VrrpReading> poll_vrrp(const std::string& socket, std::int64_t deadline_ms,
+                                     const std::function<bool(const VrrpReading&)>& pred, int every_ms = 20);
 
 }  // namespace lab
