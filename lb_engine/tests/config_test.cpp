@@ -850,11 +850,7 @@ TEST(ConfigHa, ExampleHaConfigLoadsWithVrrpAndSyncOnTheFrontPort) {
 
 TEST(ConfigHa, ExampleInlineHaConfigHoldsTheServersGatewayAsAVrrpAddressOnBack) {
   lb::Config c;
-  try {
-    c = lb::load_config(LB_ENGINE_SOURCE_DIR "/examples/ha-inline.toml");
-  } catch (const std::exception& e) {
-    FAIL() << e.what();
-  }
+  ASSERT_NO_THROW(c = lb::load_config(LB_ENGINE_SOURCE_DIR "/examples/ha-inline.toml"));
   ASSERT_TRUE(c.vrrp.has_value());
   ASSERT_EQ(c.vrrp->addresses.size(), 1u);
   EXPECT_EQ(c.vrrp->addresses[0].port, "back");
