@@ -165,9 +165,9 @@ void BM_FlowLookup(benchmark::State& state) {
   keys.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     lb::FlowKey k{htonl(0x0a000000u + (i >> 12)), htonl(0xcb00710a), htons(static_cast<uint16_t>(1024 + (i & 0xfff))),
-                  htons(80), 6, {0, 0, 0}};
+                  htons(80), 6};
     lb::FlowKey r{htonl(0xc6120000u + (i & 0xff)), htonl(0xcb007114), htons(80), htons(static_cast<uint16_t>(1024 + (i >> 8))),
-                  6, {0, 0, 0}};
+                  6};
     if (t.insert(k, r, 0) == lb::FlowTable::kNone) {
       state.SkipWithError("insert failed");
       return;

@@ -109,7 +109,6 @@ Engine::Engine(const Config& cfg, PacketIo& io)
     }
     vips_.push_back(std::move(v));
   }
-  marks_.resize(flows_.capacity());
   const uint64_t now = now_ms();
   for (size_t vi = 0; vi < vips_.size(); ++vi)
     for (size_t bi = 0; bi < vips_[vi].backends.size(); ++bi) init_health(vi, bi, now);
@@ -275,9 +274,8 @@ void Engine::send_arp_request(size_t port, uint32_t target, uint64_t now) {
 }
 
 bool Engine::lookup_route(uint32_t dst, size_t& port, uint32_t& next_hop) const {
-  const IpAddr a = IpAddr::v4(dst);
   for (auto& r : routes_) {
-    if (r.dst.contains(a)) {
+    if ((dst & r.mask) == r.net) {
       port = r.port;
       next_hop = r.via ? r.via : dst;
       return true;
@@ -376,7 +374,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   const uint16_t sport = p.tcp ? p.tcp->source : p.udp->source;
   const uint16_t dport = p.tcp ? p.tcp->dest : p.udp->dest;
   const uint8_t flags = p.tcp ? p.tcp->flags : 0;
-  const FlowKey key{ip->saddr, daddr, sport, dport, ip->protocol, {0, 0, 0}};
+  const FlowKey key{ip->saddr, daddr, sport, dport, ip->protocol};
   FlowTable::Hit hit = flows_.lookup(key, now);
   if (hit.expired) {  // a packet reached it before the sweep did: still an expiry
     release_flow(hit.id, now);
@@ -446,8 +444,8 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
     if (ha_.sync) sync_persist(vi, masked, bi, now);
   }
   const Backend& b = v.backends[bi];
-  if (flows_.size() >= flows_.capacity()) {  // full: the least recently used flow makes room
-    const uint32_t victim = flows_.oldest();
+  if (flows_.size() >= flows_.capacity()) {  // full: a flow unused since the eviction hand passed makes room
+    const uint32_t victim = flows_.victim();
     if (victim == FlowTable::kNone) return stats_.drop(Drop::flow_table_full), FlowTable::kNone;
     release_flow(victim, now);
     bump(stats_.flows_evicted);
@@ -456,13 +454,13 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   switch (v.cfg.mode) {
     case Mode::inline_nat: {
       // The server answers the client itself, through us (its gateway).
-      const FlowKey reply{b.cfg.address.v4_net(), key.saddr, htons(b.cfg.port), key.sport, key.proto, {0, 0, 0}};
+      const FlowKey reply{b.cfg.address.v4_net(), key.saddr, htons(b.cfg.port), key.sport, key.proto};
       id = flows_.insert(key, reply, now);
       break;
     }
     case Mode::proxy: {
       // The server answers our proxy IP, on a port no live flow to this server holds.
-      FlowKey reply{b.cfg.address.v4_net(), v.pip, htons(b.cfg.port), 0, key.proto, {0, 0, 0}};
+      FlowKey reply{b.cfg.address.v4_net(), v.pip, htons(b.cfg.port), 0, key.proto};
       if (!allocate_proxy_port(v, reply, now)) return stats_.drop(Drop::proxy_ports_exhausted), FlowTable::kNone;
       id = flows_.insert(key, reply, now);
       break;
@@ -477,7 +475,6 @@ uint32_t Engine::new_flow(size_t vi, const FlowKey& key, uint64_t now) {
   FlowEntry& e = flows_.at(id);
   e.vip = static_cast<uint16_t>(vi);
   e.backend = static_cast<uint16_t>(bi);
-  marks_[id] = FlowMarks{};
   if (ha_.sync) ha_.told[id] = 0;  // announced once it has seen its first packet
   bump(stats_.flows_created);
   stats_.flows_active.store(flows_.size(), std::memory_order_relaxed);
@@ -507,37 +504,36 @@ void Engine::count_state(const FlowEntry& e, TcpState from, TcpState to) {
 // response payload. In DSR modes: the client's SYN -> the client's ACK of the SYN-ACK
 // the server sent it directly. Timestamps are taken only for those few packets.
 void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
-  FlowMarks& m = marks_[id];
-  if ((m.flags & kResponseSeen) || (!p.tcp && !p.udp)) return;
-  const FlowEntry& e = flows_.at(id);
+  FlowEntry& e = flows_.at(id);
+  if ((e.rtt_marks & kResponseSeen) || (!p.tcp && !p.udp)) return;
   Vip& v = vips_[e.vip];
   Backend& b = v.backends[e.backend];
   const uint8_t syn_ack = p.tcp ? (p.tcp->flags & (TcpHdr::kSyn | TcpHdr::kAck)) : 0;
   const size_t payload = l4_payload(p);
   bool sampled = false;
   if (dir == Dir::original) {
-    if (syn_ack == TcpHdr::kSyn && !(m.flags & kSynMarked)) {
-      m.t_us = now_us();
-      m.flags |= kSynMarked;
-    } else if (e.one_way && syn_ack == TcpHdr::kAck && (m.flags & kSynMarked) && !(m.flags & kSynAcked)) {
+    if (syn_ack == TcpHdr::kSyn && !(e.rtt_marks & kSynMarked)) {
+      e.rtt_mark_us = now_us();
+      e.rtt_marks |= kSynMarked;
+    } else if (e.one_way && syn_ack == TcpHdr::kAck && (e.rtt_marks & kSynMarked) && !(e.rtt_marks & kSynAcked)) {
       // DSR: the SYN-ACK bypasses us; the client's ACK of it closes the handshake
       // (this sample includes the client's own path, the same for every backend).
-      b.rtt.add_connect_us(now_us() - m.t_us);
-      m.flags |= kSynAcked | kResponseSeen;  // no response payload ever crosses the LB
+      b.rtt.add_connect_us(now_us() - e.rtt_mark_us);
+      e.rtt_marks |= kSynAcked | kResponseSeen;  // no response payload ever crosses the LB
       sampled = true;
-    } else if (payload && !(m.flags & kRequestMarked)) {
-      m.t_us = now_us();
-      m.flags |= kRequestMarked;
+    } else if (payload && !(e.rtt_marks & kRequestMarked)) {
+      e.rtt_mark_us = now_us();
+      e.rtt_marks |= kRequestMarked;
     }
   } else if (syn_ack == (TcpHdr::kSyn | TcpHdr::kAck)) {
-    if ((m.flags & kSynMarked) && !(m.flags & (kSynAcked | kRequestMarked))) {
-      b.rtt.add_connect_us(now_us() - m.t_us);
-      m.flags |= kSynAcked;
+    if ((e.rtt_marks & kSynMarked) && !(e.rtt_marks & (kSynAcked | kRequestMarked))) {
+      b.rtt.add_connect_us(now_us() - e.rtt_mark_us);
+      e.rtt_marks |= kSynAcked;
       sampled = true;
     }
-  } else if (payload && (m.flags & kRequestMarked)) {
-    b.rtt.add_response_us(now_us() - m.t_us);
-    m.flags |= kResponseSeen;
+  } else if (payload && (e.rtt_marks & kRequestMarked)) {
+    b.rtt.add_response_us(now_us() - e.rtt_mark_us);
+    e.rtt_marks |= kResponseSeen;
     sampled = true;
   }
   if (sampled) v.sched_in[e.backend].rtt_ms = b.rtt.score_ms();
@@ -553,12 +549,13 @@ bool Engine::allocate_proxy_port(Vip& v, FlowKey& reply, uint64_t now) {
     v.next_port = v.next_port >= kLast ? kFirst : static_cast<uint16_t>(v.next_port + 1);
     if (ha_.sync && v.pip == ha_.sync_addr && port == ha_.udp_port) continue;  // the PIP is our sync address
     reply.dport = htons(port);
-    FlowTable::Hit h = flows_.lookup(reply, now);
+    const FlowTable::Hit h = flows_.lookup(reply, now);
+    if (h.id == FlowTable::kNone) return true;
     if (h.expired) {
       release_flow(h.id, now);
       bump(stats_.flows_expired);
+      return true;
     }
-    if (!flows_.contains(reply)) return true;
   }
   return false;
 }
@@ -599,11 +596,7 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
       // reply key reversed; toward the client, the original key reversed. Inline keeps the
       // client's address (reply key dst = CIP); proxy puts the PIP there.
       const FlowKey& to = hit.dir == Dir::original ? e.key[1] : e.key[0];
-      set_ipv4_addr(p, true, to.daddr);
-      set_ipv4_addr(p, false, to.saddr);
-      set_l4_port(p, true, to.dport);
-      set_l4_port(p, false, to.sport);
-      decrement_ttl(p);
+      rewrite_nat(p, to.daddr, to.saddr, to.dport, to.sport, true);
       return route_and_send(p, ip->daddr, now);
     }
     case Mode::dsr_l2: {
@@ -785,7 +778,7 @@ void Engine::translate_icmp_error(Parsed& p, uint64_t now) {
     return stats_.drop(Drop::icmp_unhandled);
   uint8_t* l4 = p.frame + inner_l4;
   // The quoted packet travelled the other way: swap it to get the key of a packet we see.
-  const FlowKey key{inner->daddr, inner->saddr, ld16(l4 + 2), ld16(l4), inner->protocol, {0, 0, 0}};
+  const FlowKey key{inner->daddr, inner->saddr, ld16(l4 + 2), ld16(l4), inner->protocol};
   const FlowTable::Hit hit = flows_.lookup(key, now);
   if (!hit) return stats_.drop(Drop::icmp_unhandled);
   FlowEntry& e = flows_.at(hit.id);
@@ -841,7 +834,7 @@ void Engine::backend_flow_ended(const FlowEntry& e) {
 
 void Engine::release_flow(uint32_t id, uint64_t now) {
   FlowEntry& e = flows_.at(id);
-  if (!e.in_use) return;
+  if (!e.in_use()) return;
   if (ha_.sync) sync_removed(id, now);
   backend_flow_ended(e);
   flows_.remove(id);
@@ -926,7 +919,7 @@ std::vector<FlowInfo> Engine::flows() {
   call_in_datapath([&] {
     const uint64_t now = now_ms();
     flows_.for_each([&](uint32_t, const FlowEntry& e) {
-      if (e.expires_ms <= now) return;
+      if (e.expired(now)) return;
       const Vip& v = vips_[e.vip];
       const Backend& b = v.backends[e.backend];
       FlowInfo f;
@@ -935,8 +928,8 @@ std::vector<FlowInfo> Engine::flows() {
       f.client = IpAddr::v4(e.key[0].saddr).str() + ":" + std::to_string(ntohs(e.key[0].sport));
       f.backend = b.cfg.address.str() + ":" + std::to_string(b.cfg.port);
       f.state = v.cfg.protocol == Proto::tcp ? to_string(e.state) : "udp";
-      f.age_ms = now - e.created_ms;
-      f.expires_in_ms = e.expires_ms - now;
+      f.age_ms = e.age_ms(now);
+      f.expires_in_ms = e.expires_at(now) - now;
       f.packets_in = e.packets[0];
       f.packets_out = e.packets[1];
       out.push_back(std::move(f));

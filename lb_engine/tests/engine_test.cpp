@@ -510,17 +510,25 @@ TEST_F(EngineTest, ShortFramesAndOtherEthertypesAreCounted) {
   expect_no_output();
 }
 
-// A full table makes room by evicting its least recently used flow, and counts it.
-TEST(EngineLimits, NewFlowInAFullTableEvictsTheLeastRecentlyUsedOne) {
+// A full table makes room by evicting a flow, and counts it: an embryonic flow (only a
+// SYN seen) goes before an established one, which is spared by the second chance, even
+// though the embryonic flow came first and the eviction hand meets it last.
+TEST(EngineLimits, NewFlowInAFullTableEvictsAnEmbryonicFlowBeforeAnEstablishedOne) {
   lb::Config cfg = lab_config();
   cfg.max_flows = 2;
   lb::MemIo io(2);
   lb::Engine engine(cfg, io);
   const uint64_t now = lb::Engine::now_ms();
-  io.inject(kFront, client_syn(40001));
-  io.inject(kFront, client_syn(40002));
-  io.inject(kFront, client_ack(40001));  // 40001 used last: 40002 is the least recent
+  io.inject(kFront, client_syn(40002));  // flow id 0: stays embryonic
+  io.inject(kFront, client_syn(40001));  // flow id 1: established below
   engine.drain(now);
+  for (int b = 0; b < 3; ++b) io.inject(kBack, backend_syn_ack(b, 40001));  // the one its server sends passes
+  engine.drain(now);
+  io.inject(kFront, client_ack(40001));
+  engine.drain(now);
+  size_t established = 0;
+  for (const auto& f : engine.flows()) established += f.state == "established" && f.client.ends_with(":40001");
+  ASSERT_EQ(established, 1u) << "40001 did not get established";
   io.inject(kFront, client_syn(40003));
   engine.drain(now);
   EXPECT_EQ(engine.stats().flows_created.load(), 3u);

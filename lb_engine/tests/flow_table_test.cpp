@@ -1,9 +1,9 @@
 // The connection table (lb/flow/flow_table.hpp): keys, capacity, deadlines, sweeping,
-// TCP state tracking, LRU order, and a randomized comparison with std::unordered_map.
+// TCP state tracking, eviction (second chance), the 32-bit clock, memory, and a randomized
+// comparison with std::unordered_map.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include <list>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -20,11 +20,11 @@ using lb::FlowTimeouts;
 using lb::TcpState;
 
 FlowKey key(uint32_t saddr_host, uint32_t daddr_host, uint16_t sport, uint16_t dport, uint8_t proto = 6) {
-  return FlowKey{htonl(saddr_host), htonl(daddr_host), htons(sport), htons(dport), proto, {0, 0, 0}};
+  return FlowKey{htonl(saddr_host), htonl(daddr_host), htons(sport), htons(dport), proto};
 }
 // The key the backend's reply carries for a client→VIP flow DNATed to `backend`.
 FlowKey reply_of(const FlowKey& original, uint32_t backend_host, uint16_t backend_port) {
-  return FlowKey{htonl(backend_host), original.saddr, htons(backend_port), original.sport, original.proto, {0, 0, 0}};
+  return FlowKey{htonl(backend_host), original.saddr, htons(backend_port), original.sport, original.proto};
 }
 
 std::string str(const FlowKey& k) {
@@ -55,10 +55,11 @@ TEST(FlowTable, InsertThenLookupByEitherKeyGivesTheFlowAndItsDirection) {
   EXPECT_STREQ(str(hr.dir), "reply");
 
   const auto& e = t.at(id);
-  EXPECT_TRUE(e.in_use);
+  EXPECT_TRUE(e.in_use());
   EXPECT_EQ(e.key[0], o);
   EXPECT_EQ(e.key[1], r);
-  EXPECT_EQ(e.created_ms, 100u);
+  EXPECT_EQ(e.age_ms(100), 0u);
+  EXPECT_EQ(e.age_ms(350), 250u);
 
   EXPECT_FALSE(t.lookup(key(kClient, kVip, 40001, 80), 100)) << "a different client port is another flow";
   EXPECT_FALSE(t.lookup(key(kClient, kVip, 40000, 80, 17), 100)) << "a different protocol is another flow";
@@ -71,7 +72,7 @@ TEST(FlowTable, RemoveFreesBothKeysAndTheSlot) {
   ASSERT_NE(id, FlowTable::kNone);
   t.remove(id);
   EXPECT_EQ(t.size(), 0u);
-  EXPECT_FALSE(t.at(id).in_use);
+  EXPECT_FALSE(t.at(id).in_use());
   auto ho = t.lookup(o, 0), hr = t.lookup(r, 0);
   EXPECT_EQ(ho.id, FlowTable::kNone) << "original key still found";
   EXPECT_EQ(hr.id, FlowTable::kNone) << "reply key still found";
@@ -130,7 +131,7 @@ TEST(FlowTable, LookupAfterTheDeadlineReturnsExpired) {
   const FlowKey o = key(kClient, kVip, 40000, 53, 17), r = reply_of(o, kBackend, 53);
   const uint32_t id = t.insert(o, r, 1000);
   t.touch(id, Dir::original, 17, 0, 1000, FlowTimeouts{.udp = 5000});
-  EXPECT_EQ(t.at(id).expires_ms, 6000u);
+  EXPECT_EQ(t.at(id).expires_at(1000), 6000u);
 
   auto before = t.lookup(r, 5999);
   EXPECT_TRUE(before);
@@ -155,7 +156,7 @@ TEST(FlowTable, SweepRemovesExpiredFlowsAndCallsBackForEach) {
   }
   std::set<uint32_t> called;
   const uint32_t removed = t.sweep(2000, t.capacity(), [&](uint32_t id) {
-    EXPECT_TRUE(t.at(id).in_use) << "the callback sees the flow before it is removed";
+    EXPECT_TRUE(t.at(id).in_use()) << "the callback sees the flow before it is removed";
     called.insert(id);
   });
   EXPECT_EQ(removed, 3u);
@@ -203,7 +204,7 @@ void run_steps(const std::vector<TcpStep>& steps) {
     t.touch(id, s.dir, 6, s.flags, now, kTimeouts);
     EXPECT_STREQ(lb::to_string(t.at(id).state), lb::to_string(s.state))
         << "step " << i << ": flags 0x" << std::hex << int(s.flags) << std::dec << " from " << str(s.dir);
-    EXPECT_EQ(t.at(id).expires_ms, now + kTimeouts.*s.timeout) << "deadline after step " << i;
+    EXPECT_EQ(t.at(id).expires_at(now), now + kTimeouts.*s.timeout) << "deadline after step " << i;
   }
 }
 
@@ -261,84 +262,132 @@ TEST(FlowTable, UdpTouchCountsPacketsPerDirectionAndUsesTheUdpTimeout) {
   t.touch(id, Dir::reply, 17, 0, 300, kTimeouts);
   EXPECT_EQ(t.at(id).packets[0], 1u);
   EXPECT_EQ(t.at(id).packets[1], 2u);
-  EXPECT_EQ(t.at(id).expires_ms, 300u + kTimeouts.udp);
+  EXPECT_EQ(t.at(id).expires_at(300), 300u + kTimeouts.udp);
 }
 
-// ---------------------------------------------------------------------------- LRU order
+// ------------------------------------------------------------------ eviction (second chance)
 
-TEST(FlowTable, OldestFollowsInsertTouchAndRemoveOrder) {
+// Makes `id` an established TCP flow as the engine's packets would.
+void establish(FlowTable& t, uint32_t id, uint64_t now) {
+  t.touch(id, Dir::original, 6, 0x02, now, kTimeouts);
+  t.touch(id, Dir::reply, 6, 0x12, now, kTimeouts);
+  t.touch(id, Dir::original, 6, 0x10, now, kTimeouts);
+}
+
+TEST(FlowTable, VictimOfAnEmptyTableIsNone) {
   FlowTable t(8);
-  EXPECT_EQ(t.oldest(), FlowTable::kNone) << "empty table";
+  EXPECT_EQ(t.victim(), FlowTable::kNone);
+  const FlowKey k = key(kClient, kVip, 1000, 80);
+  t.remove(t.insert(k, reply_of(k, kBackend, 80), 0));
+  EXPECT_EQ(t.victim(), FlowTable::kNone) << "empty again";
+}
+
+TEST(FlowTable, EmbryonicFlowsAreEvictedBeforeEstablishedOnes) {
+  FlowTable t(8);
   std::vector<uint32_t> id;
-  for (uint16_t p = 0; p < 4; ++p) {
+  for (uint16_t p = 0; p < 8; ++p) {
     const FlowKey k = key(kClient, kVip, 1000 + p, 80);
-    id.push_back(p == 3 ? t.insert_one_way(k, p) : t.insert(k, reply_of(k, kBackend, 80), p));
+    id.push_back(t.insert(k, reply_of(k, kBackend, 80), 0));
     ASSERT_NE(id.back(), FlowTable::kNone);
   }
-  EXPECT_EQ(t.oldest(), id[0]) << "the first inserted";
-  t.touch(id[0], Dir::reply, 6, 0x10, 10, kTimeouts);
-  EXPECT_EQ(t.oldest(), id[1]) << "touching the oldest makes it the newest";
-  t.touch(id[2], Dir::original, 6, 0x10, 11, kTimeouts);
-  EXPECT_EQ(t.oldest(), id[1]) << "touching another flow leaves the oldest alone";
-  t.remove(id[1]);
-  EXPECT_EQ(t.oldest(), id[3]) << "order now (oldest first): 3 0 2";
-  t.remove(id[0]);
-  EXPECT_EQ(t.oldest(), id[3]) << "removing from the middle keeps the ends";
-  t.touch(id[3], Dir::original, 6, 0x10, 12, kTimeouts);
-  EXPECT_EQ(t.oldest(), id[2]);
-  const FlowKey k = key(kClient, kVip, 2000, 80);
-  const uint32_t fresh = t.insert(k, reply_of(k, kBackend, 80), 13);  // may reuse a freed id
-  EXPECT_EQ(t.oldest(), id[2]) << "a new flow is the newest";
-  t.remove(id[2]);
-  EXPECT_EQ(t.oldest(), id[3]);
-  t.remove(id[3]);
-  EXPECT_EQ(t.oldest(), fresh);
-  t.remove(fresh);
-  EXPECT_EQ(t.oldest(), FlowTable::kNone) << "empty again";
+  std::set<uint32_t> established;
+  for (int i : {0, 2, 3, 5, 6, 7}) {
+    establish(t, id[i], 1);
+    established.insert(id[i]);
+  }
+  for (int i : {1, 4}) t.touch(id[i], Dir::original, 6, 0x02, 1, kTimeouts);  // SYNs only: no second chance
+  // The first two victims are the embryonic flows, whatever order the hand finds them in.
+  std::set<uint32_t> first;
+  for (int n = 0; n < 2; ++n) {
+    const uint32_t v = t.victim();
+    ASSERT_NE(v, FlowTable::kNone);
+    first.insert(v);
+    t.remove(v);
+  }
+  EXPECT_EQ(first, (std::set<uint32_t>{id[1], id[4]}));
+  // Every established flow was spared once (its bit cleared), so now one of them goes.
+  const uint32_t v = t.victim();
+  EXPECT_TRUE(established.count(v)) << v;
 }
 
-TEST(FlowTable, SweptFlowsLeaveTheLruOrder) {
+TEST(FlowTable, AFlowUsedSinceTheHandPassedIsSparedAgain) {
   FlowTable t(4);
-  const FlowTimeouts to{.udp = 1000};
   std::vector<uint32_t> id;
-  for (uint16_t p = 0; p < 3; ++p) {
-    const FlowKey k = key(kClient, kVip, 1000 + p, 53, 17);
+  for (uint16_t p = 0; p < 4; ++p) {
+    const FlowKey k = key(kClient, kVip, 53 + p, 53, 17);
     id.push_back(t.insert(k, reply_of(k, kBackend, 53), 0));
-    t.touch(id.back(), Dir::original, 17, 0, p == 1 ? 5000 : 0, to);
+    t.touch(id.back(), Dir::original, 17, 0, 0, kTimeouts);  // UDP: referenced
   }
-  EXPECT_EQ(t.oldest(), id[0]);
-  EXPECT_EQ(t.sweep(2000, t.capacity(), [](uint32_t) {}), 2u);
-  EXPECT_EQ(t.oldest(), id[1]);
+  // All four are referenced: the scan clears them all and takes the first it passed.
+  const uint32_t first = t.victim();
+  ASSERT_NE(first, FlowTable::kNone);
+  // Use every flow but one again: the unused one is the next victim, wherever the hand is.
+  uint32_t unused = FlowTable::kNone;
+  for (uint32_t i : id)
+    if (i != first && unused == FlowTable::kNone) unused = i;
+    else t.touch(i, Dir::reply, 17, 0, 1, kTimeouts);
+  EXPECT_EQ(t.victim(), unused);
 }
 
-// Random inserts, touches and removes against a std::list of ids (front = newest).
-TEST(FlowTable, OldestAgreesWithAListModelUnderRandomOperations) {
-  constexpr uint32_t kCapacity = 32;
-  FlowTable t(kCapacity);
-  std::list<uint32_t> lru;
-  std::mt19937 rng(5);
-  uint16_t port = 1;
-  for (int op = 0; op < 20000; ++op) {
-    const unsigned what = rng() % 3;
-    if (what == 0) {
-      const FlowKey k = key(kClient, kVip, port++, 80);
-      const uint32_t id = rng() % 2 ? t.insert(k, reply_of(k, kBackend, 80), op) : t.insert_one_way(k, op);
-      ASSERT_EQ(id == FlowTable::kNone, lru.size() == kCapacity) << "op " << op;
-      if (id != FlowTable::kNone) lru.push_front(id);
-    } else if (!lru.empty()) {
-      auto it = lru.begin();
-      std::advance(it, rng() % lru.size());
-      const uint32_t id = *it;
-      lru.erase(it);
-      if (what == 1) {
-        t.touch(id, Dir::original, 17, 0, op, kTimeouts);
-        lru.push_front(id);
-      } else {
-        t.remove(id);
-      }
-    }
-    ASSERT_EQ(t.oldest(), lru.empty() ? FlowTable::kNone : lru.back()) << "op " << op;
+TEST(FlowTable, VictimScanIsBoundedWhenEveryFlowIsInUse) {
+  constexpr uint32_t kFlows = 1000;
+  FlowTable t(kFlows);
+  for (uint32_t p = 0; p < kFlows; ++p) {
+    const FlowKey k = key(kClient + p / 60000, kVip, static_cast<uint16_t>(1 + p % 60000), 53, 17);
+    const uint32_t id = t.insert_one_way(k, 0);
+    ASSERT_NE(id, FlowTable::kNone);
+    t.touch(id, Dir::original, 17, 0, 0, kTimeouts);
   }
+  // Each call clears at most kVictimScan bits and gives the first flow it spared: the
+  // victims come out in hand order, one scan window apart, never the same twice running.
+  const uint32_t a = t.victim(), b = t.victim();
+  ASSERT_NE(a, FlowTable::kNone);
+  EXPECT_EQ((b + kFlows - a) % kFlows, FlowTable::kVictimScan) << a << " then " << b;
+}
+
+// ------------------------------------------------------------------- 32-bit clock, memory
+
+TEST(FlowTable, DeadlinesWorkAcrossTheWrapOfTheirThirtyTwoBits) {
+  FlowTable t(4);
+  const uint64_t before_wrap = (uint64_t{7} << 32) - 2000;  // 2 s before the low 32 bits wrap
+  const FlowKey o = key(kClient, kVip, 40000, 53, 17), r = reply_of(o, kBackend, 53);
+  const uint32_t id = t.insert(o, r, before_wrap);
+  t.touch(id, Dir::original, 17, 0, before_wrap, FlowTimeouts{.udp = 5000});
+  EXPECT_EQ(t.at(id).expires_at(before_wrap), before_wrap + 5000);
+  EXPECT_TRUE(t.lookup(o, before_wrap + 4999)) << "alive 1 ms before its deadline, past the wrap";
+  EXPECT_TRUE(t.lookup(o, before_wrap + 5000).expired);
+  EXPECT_EQ(t.at(id).age_ms(before_wrap + 3000), 3000u);
+  EXPECT_EQ(t.sweep(before_wrap + 4999, 4, [](uint32_t) {}), 0u);
+  EXPECT_EQ(t.sweep(before_wrap + 5000, 4, [](uint32_t) {}), 1u);
+}
+
+TEST(FlowTable, AFlowCostsSixtyFourBytesInAll) {
+  FlowTable t(1u << 20);
+  EXPECT_EQ(t.memory_bytes(), (1u << 20) * 64u);
+  EXPECT_EQ(sizeof(lb::FlowEntry), 52u);
+}
+
+TEST(FlowTable, CapacityAboveTheLimitIsRefusedWithTheLimitNamed) {
+  try {
+    FlowTable t(FlowTable::kMaxCapacity + 1);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(FlowTable::kMaxCapacity)), std::string::npos) << e.what();
+  }
+}
+
+TEST(FlowTable, RemovedIdsAreReusedAndProtocolZeroIsRefused) {
+  FlowTable t(2);
+  const FlowKey a = key(kClient, kVip, 1, 80), b = key(kClient, kVip, 2, 80), c = key(kClient, kVip, 3, 80);
+  const uint32_t ia = t.insert_one_way(a, 0), ib = t.insert_one_way(b, 0);
+  EXPECT_EQ(t.insert_one_way(c, 0), FlowTable::kNone) << "full";
+  t.remove(ia);
+  EXPECT_EQ(t.insert_one_way(c, 0), ia) << "the freed id";
+  EXPECT_TRUE(t.lookup(b, 0));
+  EXPECT_EQ(t.lookup(b, 0).id, ib);
+  t.remove(ib);
+  EXPECT_EQ(t.insert_one_way(key(kClient, kVip, 4, 80, 0), 0), FlowTable::kNone) << "protocol 0 marks a free entry";
+  EXPECT_EQ(t.insert(c, c, 0), FlowTable::kNone) << "a flow whose two keys are one";
 }
 
 // ----------------------------------------------------------------- randomized model check

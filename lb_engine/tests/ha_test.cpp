@@ -747,8 +747,8 @@ lb::ha::SyncRecord web_flow_record(uint16_t cport = 40001, const char* backend =
   r.vip_port = 80;
   r.proto = 6;
   r.state = lb::TcpState::established;
-  r.original = lb::FlowKey{net(kClient1), net(kVip), htons(cport), htons(80), 6, {0, 0, 0}};
-  r.reply = lb::FlowKey{net(backend), net(kPip), htons(80), htons(2000), 6, {0, 0, 0}};
+  r.original = lb::FlowKey{net(kClient1), net(kVip), htons(cport), htons(80), 6};
+  r.reply = lb::FlowKey{net(backend), net(kPip), htons(80), htons(2000), 6};
   r.backend_addr = net(backend);
   r.backend_port = 80;
   r.age_ms = 1500;
@@ -1207,7 +1207,7 @@ TEST(SyncCodec, EveryRecordTypeRoundTrips) {
   lb::ha::SyncRecord s;
   s.type = SyncType::flow_state;
   s.proto = 17;
-  s.original = lb::FlowKey{net(kClient2), net(kVip), htons(5353), htons(80), 17, {0, 0, 0}};
+  s.original = lb::FlowKey{net(kClient2), net(kVip), htons(5353), htons(80), 17};
   s.expires_in_ms = 60000;
   in.push_back(s);
   lb::ha::SyncRecord r;

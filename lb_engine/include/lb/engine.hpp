@@ -2,6 +2,8 @@
 // echo for the VIPs and its own addresses, load balances new flows to backends,
 // rewrites headers in place, and counts every frame it does not forward by reason.
 #pragma once
+#include <arpa/inet.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -179,11 +181,6 @@ class Engine {
     uint32_t pip = 0;             // proxy: our source address toward the servers (network order)
     uint16_t next_port = 1024;    // proxy: where the port search starts
   };
-  // Per flow id: when the LB passed the SYN or the first request on, for RTT samples.
-  struct FlowMarks {
-    uint32_t t_us = 0;  // microseconds, truncated (differences only)
-    uint8_t flags = 0;
-  };
   struct Neighbor {
     uint32_t ip = 0;  // network order
     MacAddr mac;
@@ -195,6 +192,11 @@ class Engine {
     Prefix dst;
     uint32_t via = 0;  // 0 = connected
     size_t port = 0;
+    uint32_t net = 0, mask = 0;  // dst as IPv4 words in network order, for the packet path
+    Route(const Prefix& d, uint32_t v, size_t p)
+        : dst(d), via(v), port(p), mask(htonl(d.len == 0 ? 0u : ~0u << (32 - d.len))) {
+      net = d.addr.v4_net() & mask;
+    }
   };
 
   void handle_arp(size_t port, uint8_t* buf, size_t len, uint64_t now);
@@ -269,7 +271,6 @@ class Engine {
   std::vector<Vip> vips_;
   std::vector<Neighbor> neighbors_;
   FlowTable flows_;
-  std::vector<FlowMarks> marks_;  // indexed by flow id
   std::vector<std::pair<uint16_t, uint16_t>> probe_owner_;  // probe id - base -> (vip, backend)
   uint16_t probe_ip_id_ = 0;
   static constexpr size_t kTxHeadroom = 64;  // txbuf_ room for an IPIP header before a probe

@@ -1,4 +1,5 @@
 #include "lb/config/config.hpp"
+#include "lb/flow/flow_table.hpp"
 #include "lb/ha/sync.hpp"
 #include "lb/hash.hpp"
 
@@ -237,7 +238,7 @@ class Loader {
       only_keys(t, "engine", {"name", "control_socket", "max_flows"});
       if (auto* v = t.get("name")) c.name = str(v, "engine.name");
       if (auto* v = t.get("control_socket")) c.control_socket = str(v, "engine.control_socket");
-      if (auto* v = t.get("max_flows")) c.max_flows = static_cast<uint32_t>(integer(v, "engine.max_flows", 16, 1u << 26));
+      if (auto* v = t.get("max_flows")) c.max_flows = static_cast<uint32_t>(integer(v, "engine.max_flows", 16, FlowTable::kMaxCapacity));
     }
     if (auto* n = root.get("timeouts")) {
       auto& t = table(n, "timeouts");

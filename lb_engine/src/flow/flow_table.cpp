@@ -1,7 +1,10 @@
 #include "lb/flow/flow_table.hpp"
 
-#include <bit>
-#include <cstring>
+#include <sys/mman.h>
+
+#include <new>
+#include <stdexcept>
+#include <string>
 
 namespace lb {
 
@@ -18,144 +21,180 @@ const char* to_string(TcpState s) {
   return "?";
 }
 
-FlowTable::FlowTable(uint32_t capacity) : entries_(capacity ? capacity : 1), lru_(entries_.size()) {
-  // Two keys per flow; keep the load factor at or below 1/2.
-  uint32_t slots = std::bit_ceil(static_cast<uint32_t>(entries_.size()) * 4u);
-  slots_.assign(slots, Slot{});
-  mask_ = slots - 1;
-  free_.reserve(entries_.size());
-  for (uint32_t i = static_cast<uint32_t>(entries_.size()); i-- > 0;) free_.push_back(i);
+namespace {
+
+// Anonymous memory: zero pages the kernel fills as they are touched, with huge pages
+// asked for (a 10M-flow table is 640 MB; 4K pages would make most lookups a TLB miss).
+void* map_zeroed(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without THP the table still works
+#endif
+  return p;
+}
+
+}  // namespace
+
+FlowTable::FlowTable(uint32_t capacity) : capacity_(capacity ? capacity : 1) {
+  if (capacity_ > kMaxCapacity)
+    throw std::invalid_argument("flow table: " + std::to_string(capacity_) + " flows is above the most it holds (" +
+                                std::to_string(kMaxCapacity) + ")");
+  nslots_ = capacity_ * 3;
+  entries_bytes_ = std::size_t{capacity_} * sizeof(FlowEntry);
+  slots_bytes_ = std::size_t{nslots_} * sizeof(uint32_t);
+  entries_ = static_cast<FlowEntry*>(map_zeroed(entries_bytes_));
+  try {
+    slots_ = static_cast<uint32_t*>(map_zeroed(slots_bytes_));
+  } catch (...) {
+    ::munmap(entries_, entries_bytes_);
+    throw;
+  }
+}
+
+FlowTable::~FlowTable() {
+  ::munmap(entries_, entries_bytes_);
+  ::munmap(slots_, slots_bytes_);
 }
 
 uint32_t FlowTable::hash_key(const FlowKey& k) {
-  // Two rounds of a multiply-xorshift mix over the 13 meaningful bytes.
-  uint64_t a = (uint64_t{k.saddr} << 32) | k.daddr;
-  uint64_t b = (uint64_t{k.sport} << 32) | (uint64_t{k.dport} << 16) | k.proto;
-  uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull);
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 32;
-  return static_cast<uint32_t>(h) | 1u;  // never 0, so hash alone never looks empty
+  // The 13 meaningful bytes folded into 64 bits, then MurmurHash3's fmix64: every input
+  // bit reaches every output bit, so keys that differ only in a port (a proxy's replies,
+  // one client's connections) land far apart, as linear probing needs.
+  const uint64_t a = (uint64_t{k.saddr} << 32) | k.daddr;
+  const uint64_t b = (uint64_t{k.sport} << 32) | (uint64_t{k.dport} << 16) | k.proto;
+  uint64_t h = a * 0x9e3779b97f4a7c15ull ^ b;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return static_cast<uint32_t>(h);
 }
 
 uint32_t FlowTable::find_slot(const FlowKey& k, uint32_t h) const {
-  for (uint32_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
-    if (s.ref == 0) return kNone;
-    if (s.hash == h) {
-      uint32_t r = s.ref - 1;
-      if (entries_[r >> 1].key[r & 1] == k) return i;
-    }
+  const uint32_t tag = slot_of(h, 0);
+  for (uint32_t i = home(h);; i = next(i)) {
+    const uint32_t s = slots_[i];
+    if (s == 0) return kNone;
+    if ((s & ~kRefMask) == tag && key_of(s) == k) return i;
   }
 }
 
 void FlowTable::insert_slot(uint32_t h, uint32_t ref) {
-  uint32_t i = h & mask_;
-  while (slots_[i].ref != 0) i = (i + 1) & mask_;
-  slots_[i] = Slot{ref, h};
+  uint32_t i = home(h);
+  while (slots_[i] != 0) i = next(i);
+  slots_[i] = slot_of(h, ref);
 }
 
-// Linear probing with backward-shift deletion: no tombstones, probes stay short.
+// Linear probing with backward-shift deletion: no tombstones, probes stay short. A slot
+// keeps only a tag of its hash, so the home of each slot looked at is computed again
+// from its key (deletions are per flow, not per packet).
 void FlowTable::erase_slot(uint32_t idx) {
+  // Ask for the entries of the run after idx first, so that their cache misses overlap.
+  for (uint32_t j = next(idx); slots_[j] != 0; j = next(j)) {
+    const uint32_t r = (slots_[j] & kRefMask) - 1;
+    __builtin_prefetch(&entries_[r >> 1].key[r & 1]);
+  }
   uint32_t hole = idx;
-  for (uint32_t j = (idx + 1) & mask_; slots_[j].ref != 0; j = (j + 1) & mask_) {
-    uint32_t home = slots_[j].hash & mask_;
+  for (uint32_t j = next(idx); slots_[j] != 0; j = next(j)) {
+    const uint32_t h = home(hash_key(key_of(slots_[j])));
     // Move j into the hole if its home is not cyclically within (hole, j].
-    bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    const bool between = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
     if (!between) {
       slots_[hole] = slots_[j];
       hole = j;
     }
   }
-  slots_[hole] = Slot{};
+  slots_[hole] = 0;
 }
 
-void FlowTable::lru_unlink(uint32_t id) {
-  Link& l = lru_[id];
-  (l.prev != kNone ? lru_[l.prev].next : lru_head_) = l.next;
-  (l.next != kNone ? lru_[l.next].prev : lru_tail_) = l.prev;
-  l = Link{};
-}
-
-void FlowTable::lru_push_front(uint32_t id) {
-  Link& l = lru_[id];
-  l.prev = kNone;
-  l.next = lru_head_;
-  (lru_head_ != kNone ? lru_[lru_head_].prev : lru_tail_) = id;
-  lru_head_ = id;
+uint32_t FlowTable::take_id() {
+  if (free_head_ != kNone) {
+    const uint32_t id = free_head_;
+    free_head_ = entries_[id].expires32;
+    return id;
+  }
+  return fresh_ < capacity_ ? fresh_++ : kNone;
 }
 
 FlowTable::Hit FlowTable::lookup(const FlowKey& k, uint64_t now_ms) const {
-  const uint32_t h = hash_key(k);
-  const uint32_t i = find_slot(k, h);
+  const uint32_t i = find_slot(k, hash_key(k));
   if (i == kNone) return {};
-  const uint32_t r = slots_[i].ref - 1;
+  const uint32_t r = (slots_[i] & kRefMask) - 1;
   const uint32_t id = r >> 1;
-  return Hit{id, static_cast<Dir>(r & 1), entries_[id].expires_ms <= now_ms};
+  return Hit{id, static_cast<Dir>(r & 1), entries_[id].expired(now_ms)};
 }
 
 uint32_t FlowTable::insert(const FlowKey& original, const FlowKey& reply, uint64_t now_ms) {
-  if (free_.empty()) return kNone;
+  if (used_ >= capacity_ || original.proto == 0 || reply.proto == 0) return kNone;
   const uint32_t h0 = hash_key(original), h1 = hash_key(reply);
-  if (find_slot(original, h0) != kNone || find_slot(reply, h1) != kNone) return kNone;
-  const uint32_t id = free_.back();
-  free_.pop_back();
+  if (original == reply || find_slot(original, h0) != kNone || find_slot(reply, h1) != kNone) return kNone;
+  const uint32_t id = take_id();
   FlowEntry& e = entries_[id];
   e = FlowEntry{};
   e.key[0] = original;
   e.key[1] = reply;
-  e.created_ms = now_ms;
-  e.expires_ms = now_ms + 1000;
-  e.in_use = true;
+  e.set_created(now_ms);
+  e.set_expires(now_ms + 1000);
   insert_slot(h0, (id << 1) + 1);
   insert_slot(h1, ((id << 1) | 1) + 1);
-  lru_push_front(id);
   ++used_;
   return id;
 }
 
 uint32_t FlowTable::insert_one_way(const FlowKey& original, uint64_t now_ms) {
-  if (free_.empty()) return kNone;
+  if (used_ >= capacity_ || original.proto == 0) return kNone;
   const uint32_t h0 = hash_key(original);
   if (find_slot(original, h0) != kNone) return kNone;
-  const uint32_t id = free_.back();
-  free_.pop_back();
+  const uint32_t id = take_id();
   FlowEntry& e = entries_[id];
   e = FlowEntry{};
   e.key[0] = original;
-  e.created_ms = now_ms;
-  e.expires_ms = now_ms + 1000;
-  e.in_use = true;
-  e.one_way = true;
+  e.set_created(now_ms);
+  e.set_expires(now_ms + 1000);
+  e.one_way = 1;
   insert_slot(h0, (id << 1) + 1);
-  lru_push_front(id);
   ++used_;
   return id;
 }
 
 void FlowTable::remove(uint32_t id) {
+  if (id >= fresh_) return;
   FlowEntry& e = entries_[id];
-  if (!e.in_use) return;
+  if (!e.in_use()) return;
   for (int d = 0; d < (e.one_way ? 1 : 2); ++d) {
     const uint32_t i = find_slot(e.key[d], hash_key(e.key[d]));
     if (i != kNone) erase_slot(i);
   }
-  e.in_use = false;
-  lru_unlink(id);
-  free_.push_back(id);
+  e = FlowEntry{};  // protocol 0: free
+  e.expires32 = free_head_;
+  free_head_ = id;
   --used_;
+}
+
+uint32_t FlowTable::victim() {
+  if (used_ == 0) return kNone;
+  uint32_t spared = kNone;
+  for (uint32_t looked = 0; looked < kVictimScan || spared == kNone;) {
+    hand_ = hand_ + 1 >= fresh_ ? 0 : hand_ + 1;
+    FlowEntry& e = entries_[hand_];
+    if (!e.in_use()) continue;
+    ++looked;
+    if (!e.referenced) return hand_;
+    e.referenced = 0;
+    if (spared == kNone) spared = hand_;
+  }
+  return spared;
 }
 
 void FlowTable::touch(uint32_t id, Dir dir, uint8_t proto, uint8_t flags, uint64_t now_ms,
                       const FlowTimeouts& t) {
   FlowEntry& e = entries_[id];
-  if (e.in_use && lru_head_ != id) {
-    lru_unlink(id);
-    lru_push_front(id);
-  }
   ++e.packets[static_cast<int>(dir)];
   if (proto != 6) {
-    e.expires_ms = now_ms + t.udp;
+    e.referenced = 1;
+    e.set_expires(now_ms + t.udp);
     return;
   }
   constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
@@ -186,7 +225,8 @@ void FlowTable::touch(uint32_t id, Dir dir, uint8_t proto, uint8_t flags, uint64
     case TcpState::closing:
     case TcpState::closed: idle = t.tcp_close; break;
   }
-  e.expires_ms = now_ms + idle;
+  if (e.state == TcpState::established) e.referenced = 1;
+  e.set_expires(now_ms + idle);
 }
 
 }  // namespace lb

@@ -364,8 +364,8 @@ ha::SyncRecord Engine::sync_flow_record(uint32_t id, uint64_t now) const {
   if (!e.one_way) r.reply = e.key[1];
   r.backend_addr = b.cfg.address.v4_net();
   r.backend_port = b.cfg.port;
-  r.age_ms = clamp32(now > e.created_ms ? now - e.created_ms : 0);
-  r.expires_in_ms = clamp32(e.expires_ms > now ? e.expires_ms - now : 0);
+  r.age_ms = clamp32(e.age_ms(now));
+  r.expires_in_ms = clamp32(e.expired(now) ? 0 : e.expires_at(now) - now);
   return r;
 }
 
@@ -376,8 +376,8 @@ void Engine::sync_touched(uint32_t id, TcpState before, uint64_t now) {
   if (told == 0) {
     sync_emit(sync_flow_record(id, now), now);
   } else {
-    const uint64_t idle = e.expires_ms > now ? e.expires_ms - now : 0;
-    if (e.state == before && e.expires_ms <= told + idle / 4) return;  // the peer's deadline is recent enough
+    const uint64_t idle = e.expired(now) ? 0 : e.expires_at(now) - now;
+    if (e.state == before && e.expires_at(now) <= told + idle / 4) return;  // the peer's deadline is recent enough
     ha::SyncRecord r;
     r.type = ha::SyncType::flow_state;
     r.proto = e.key[0].proto;
@@ -387,7 +387,7 @@ void Engine::sync_touched(uint32_t id, TcpState before, uint64_t now) {
     r.expires_in_ms = clamp32(idle);
     sync_emit(r, now);
   }
-  told = e.expires_ms;
+  told = e.expires_at(now);
 }
 
 void Engine::sync_removed(uint32_t id, uint64_t now) {
@@ -446,9 +446,9 @@ void Engine::sync_tick(uint64_t now) {
     const uint32_t id = ha_.dump_cursor++;
     ++scanned;
     const FlowEntry& e = flows_.at(id);
-    if (!e.in_use || e.expires_ms <= now) continue;
+    if (!e.in_use() || e.expired(now)) continue;
     sync_emit(sync_flow_record(id, now), now);
-    ha_.told[id] = e.expires_ms;
+    ha_.told[id] = e.expires_at(now);
     ++ha_.dump_flows;
     ++records;
   }
@@ -571,8 +571,8 @@ void Engine::sync_apply(const ha::SyncRecord& r, uint64_t now) {
       e.state = r.state;
       count_state(e, before, e.state);
       e.fin_seen = fin_seen_of(r.flags);
-      e.expires_ms = now + r.expires_in_ms;
-      ha_.told[h.id] = e.expires_ms;
+      e.set_expires(now + r.expires_in_ms);
+      ha_.told[h.id] = now + r.expires_in_ms;
       ++c.records_applied;
       return;
     }
@@ -647,8 +647,8 @@ void Engine::sync_apply_flow(const ha::SyncRecord& r, uint64_t now) {
       e.state = r.state;
       count_state(e, before, e.state);
       e.fin_seen = fin_seen_of(r.flags);
-      e.expires_ms = now + r.expires_in_ms;
-      ha_.told[h.id] = e.expires_ms;
+      e.set_expires(now + r.expires_in_ms);
+      ha_.told[h.id] = now + r.expires_in_ms;
       ++c.records_applied;
       return;
     }
@@ -659,7 +659,7 @@ void Engine::sync_apply_flow(const ha::SyncRecord& r, uint64_t now) {
     if (o.id != FlowTable::kNone) release_flow(o.id, now);
   }
   if (flows_.size() >= flows_.capacity()) {
-    const uint32_t victim = flows_.oldest();
+    const uint32_t victim = flows_.victim();
     if (victim != FlowTable::kNone) {
       release_flow(victim, now);
       bump(stats_.flows_evicted);
@@ -673,11 +673,10 @@ void Engine::sync_apply_flow(const ha::SyncRecord& r, uint64_t now) {
   FlowEntry& e = flows_.at(id);
   e.vip = static_cast<uint16_t>(vi);
   e.backend = static_cast<uint16_t>(bi);
-  e.created_ms = now > r.age_ms ? now - r.age_ms : 0;
-  e.expires_ms = now + r.expires_in_ms;
+  e.set_created(now > r.age_ms ? now - r.age_ms : 0);
+  e.set_expires(now + r.expires_in_ms);
   e.fin_seen = fin_seen_of(r.flags);
-  marks_[id] = FlowMarks{};
-  ha_.told[id] = e.expires_ms;
+  ha_.told[id] = now + r.expires_in_ms;
   auto& active = v.backends[bi].stats->flows_active;
   active.store(active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ++v.sched_in[bi].other;  // as new_flow counts it, then moved to its state

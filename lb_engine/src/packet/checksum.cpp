@@ -7,6 +7,15 @@ namespace lb::pkt {
 uint32_t csum_add_bytes(uint32_t sum, const void* data, size_t len) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
   uint64_t s = sum;
+  // 32-bit words into a 64-bit sum: the carries collect above bit 31 and are folded in at
+  // the end (a sum of 16-bit words and of 32-bit words fold to the same 16 bits).
+  while (len >= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    s += w;
+    p += 4;
+    len -= 4;
+  }
   while (len >= 2) {
     uint16_t w;
     std::memcpy(&w, p, 2);

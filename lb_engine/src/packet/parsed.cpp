@@ -16,7 +16,7 @@ bool parse_ipv4(Parsed& p, Drop& why) {
   // Ethernet pads short frames: trust tot_len, but it must fit in the frame.
   if (p.ip->version() != 4 || ihl < 20 || tot < ihl || ip_off + tot > p.len)
     return why = Drop::ip_malformed, false;
-  if (ipv4_header_checksum(p.ip, ihl) != p.ip->check) return why = Drop::ip_bad_checksum, false;
+  if (!ipv4_header_checksum_ok(p.ip, ihl)) return why = Drop::ip_bad_checksum, false;
   p.len = ip_off + tot;  // drop the Ethernet padding from what we forward
   p.l4_off = ip_off + ihl;
   p.l4_len = tot - ihl;
@@ -77,6 +77,50 @@ void set_ipv4_addr(Parsed& p, bool source, uint32_t new_addr) {
     // UDP over IPv4 without a checksum: leave it without one.
   } else {
     uint16_t n = csum_replace32(c, old_addr, new_addr);
+    if (p.udp && n == 0) n = 0xffff;  // RFC 768: a computed 0 is sent as all ones
+    st16(check, n);
+  }
+}
+
+namespace {
+// Adds the RFC 1624 change of a 32-bit field from o to n (as two 16-bit words) to a sum.
+inline void add_change32(uint32_t& sum, uint32_t o, uint32_t n) {
+  sum += static_cast<uint16_t>(~o) + static_cast<uint16_t>(~(o >> 16)) + static_cast<uint16_t>(n) +
+         static_cast<uint16_t>(n >> 16);
+}
+inline void add_change16(uint32_t& sum, uint16_t o, uint16_t n) { sum += static_cast<uint16_t>(~o) + n; }
+}  // namespace
+
+void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, bool ttl) {
+  uint32_t addr_change = 0, port_change = 0, ttl_change = 0;
+  uint8_t* sa = field(p.ip, offsetof(Ipv4Hdr, saddr));
+  uint8_t* da = field(p.ip, offsetof(Ipv4Hdr, daddr));
+  add_change32(addr_change, ld32(sa), saddr);
+  add_change32(addr_change, ld32(da), daddr);
+  st32(sa, saddr);
+  st32(da, daddr);
+  if (ttl) {
+    uint8_t* word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol form one 16-bit word
+    const uint16_t old_word = ld16(word);
+    --p.ip->ttl;
+    add_change16(ttl_change, old_word, ld16(word));
+  }
+  uint8_t* ipcheck = field(p.ip, offsetof(Ipv4Hdr, check));
+  st16(ipcheck, static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~ld16(ipcheck)) + addr_change + ttl_change)));
+  uint8_t* ports = p.tcp ? field(p.tcp, offsetof(TcpHdr, source)) : p.udp ? field(p.udp, offsetof(UdpHdr, source)) : nullptr;
+  if (!ports) return;
+  add_change16(port_change, ld16(ports), sport);
+  add_change16(port_change, ld16(ports + 2), dport);
+  st16(ports, sport);
+  st16(ports + 2, dport);
+  uint8_t* check = l4_check(p);
+  const uint16_t c = ld16(check);
+  if (p.l4_csum_partial) {
+    st16(check, csum_fold(c + addr_change));
+  } else if (p.udp && c == 0) {
+    // UDP over IPv4 without a checksum: leave it without one.
+  } else {
+    uint16_t n = static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~c) + addr_change + port_change));
     if (p.udp && n == 0) n = 0xffff;  // RFC 768: a computed 0 is sent as all ones
     st16(check, n);
   }

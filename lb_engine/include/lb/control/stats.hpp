@@ -56,7 +56,7 @@ struct EngineStats {
   std::atomic<uint64_t> arp_replies{0}, arp_requests_sent{0}, icmp_echo_replies{0};
   std::atomic<uint64_t> icmp_frag_needed_sent{0}, icmp_errors_translated{0};
   std::atomic<uint64_t> flows_created{0}, flows_expired{0};
-  std::atomic<uint64_t> flows_evicted{0};  // the table was full: the least recently used flow made room
+  std::atomic<uint64_t> flows_evicted{0};  // the table was full: a flow (FlowTable::victim) made room
   std::atomic<uint64_t> flows_picked_up{0};  // DSR + consistent hash: a flow met mid-stream (no SYN seen)
   std::atomic<uint64_t> health_probes_sent{0}, health_replies{0}, health_up{0}, health_down{0};
   std::atomic<uint64_t> resets_sent{0}, unreachables_sent{0};  // for VIPs whose backends are all down

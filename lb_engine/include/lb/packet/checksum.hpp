@@ -49,6 +49,22 @@ inline uint16_t csum_partial_replace32(uint16_t partial, uint32_t old_val, uint3
 // Full IPv4 header checksum of a header of `ihl_bytes`, with its check field taken as 0.
 uint16_t ipv4_header_checksum(const void* ip_header, size_t ihl_bytes);
 
+// Whether an IPv4 header of `ihl_bytes` (20 to 60, a multiple of 4) carries a correct
+// checksum: its one's-complement sum, check field included, is all ones (RFC 1071).
+// On the packet path for every frame: 32-bit words, no loop over bytes.
+inline bool ipv4_header_checksum_ok(const void* ip_header, size_t ihl_bytes) {
+  const auto* p = static_cast<const uint8_t*>(ip_header);
+  uint64_t s = 0;
+  for (size_t i = 0; i < ihl_bytes; i += 4) {
+    uint32_t w;
+    std::memcpy(&w, p + i, 4);
+    s += w;
+  }
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  return csum_fold(static_cast<uint32_t>(s)) == 0xffff;
+}
+
 // Full TCP/UDP checksum over the IPv4 pseudo-header and `l4_len` bytes of segment, with
 // the segment's own checksum field taken as 0 (`check_offset` bytes into the segment).
 uint16_t l4_checksum_v4(uint32_t saddr, uint32_t daddr, uint8_t proto, const uint8_t* l4,

@@ -28,6 +28,13 @@ struct Parsed {
 // header: `tcp`/`udp`/`icmp` stay null for them.
 bool parse_ipv4(Parsed& p, Drop& why);
 
+// NAT in one pass: sets both addresses and both ports (network order) and, when `ttl`,
+// decrements the TTL, then fixes the IP checksum and the TCP/UDP checksum once each with
+// the summed change (RFC 1624, which is linear). A partial L4 checksum takes only the
+// address change (ports are not in the pseudo-header); a UDP datagram without a checksum
+// keeps none. What set_ipv4_addr, set_l4_port and decrement_ttl do, field by field.
+void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, bool ttl);
+
 // Rewrites one IPv4 address of the packet (source when `source` is true) and fixes the
 // IP checksum and the TCP/UDP checksum incrementally (RFC 1624); a partial L4 checksum
 // gets the partial update instead.
