@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 APT_PKGS = cmake g++ make pkg-config libtins-dev libpcap-dev libboost-dev libboost-filesystem-dev \
            libcli11-dev libgtest-dev libtomlplusplus-dev libssl-dev nlohmann-json3-dev iproute2 ethtool \
-           tcpdump tshark curl iperf3 nftables procps iputils-ping python3 libbenchmark-dev
+           tcpdump tshark curl iperf3 nftables procps iputils-ping python3 libbenchmark-dev liburing-dev
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build deps lab test unit-test lab-test bench clean

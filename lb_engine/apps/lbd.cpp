@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   bool check = false;
   app.add_option("-c,--config", config_path, "TOML config file")->required();
   app.add_flag("--check", check, "validate the config and exit (like nginx -t)");
+  bool no_batch = false;
+  app.add_flag("--no-tx-batch", no_batch, "one write() per frame instead of io_uring batches (for comparison)");
   CLI11_PARSE(app, argc, argv);
 
   lb::Config cfg;
@@ -50,7 +52,9 @@ int main(int argc, char** argv) {
     for (auto& p : cfg.ports) specs.push_back({p.tap, p.netns});
     bool tunnels = false;
     for (auto& v : cfg.vips) tunnels |= v.mode == lb::Mode::dsr_l3_tunnel;
-    lb::TapIo io(specs, /*tso=*/!tunnels);
+    lb::TapIo io(specs, /*tso=*/!tunnels, /*batch=*/!no_batch);
+    lb::log_info(io.batch_off_reason().empty() ? "TAP writes batched (io_uring)"
+                                               : "TAP writes one by one: " + io.batch_off_reason());
     lb::Engine engine(cfg, io);
     auto admin = std::make_unique<lb::AdminServer>(engine, cfg.control_socket);
     struct sigaction sa {};

@@ -857,7 +857,12 @@ size_t Engine::drain(uint64_t now, size_t budget) {
       more = true;
     }
   }
+  flush_io();
   return handled;
+}
+
+void Engine::flush_io() {
+  if (const size_t failed = io_.flush()) bump(stats_.drops[static_cast<size_t>(Drop::tx_error)], failed);
 }
 
 void Engine::housekeeping(uint64_t now) {
@@ -1150,6 +1155,7 @@ void Engine::run(const std::atomic<bool>& stop) {
       health_tick(now);
       ha_tick(now);
     }
+    flush_io();  // probes, adverts, ARP and whatever a control request sent
   }
   running_.store(false);
   run_control_requests();  // nobody may wait forever on a stopped data path

@@ -217,6 +217,7 @@ class Engine {
   void learn(size_t port, uint32_t ip, const uint8_t* mac, uint64_t now);
   void send_arp_request(size_t port, uint32_t target_ip, uint64_t now);
   void transmit(size_t port, const uint8_t* buf, size_t len);
+  void flush_io();  // hands batched frames to the ports; counts the ones that failed
   int find_vip(uint32_t addr, uint8_t proto, uint16_t port_net) const;
   bool is_vip_address(uint32_t addr) const;
   bool is_own_address(uint32_t addr) const;
