@@ -109,6 +109,11 @@ Engine::Engine(const Config& cfg, PacketIo& io)
     }
     vips_.push_back(std::move(v));
   }
+  for (const auto& v : vips_) {
+    vip_addrs_.push_back(v.cfg.address.v4_net());
+    if (v.pip) vip_addrs_.push_back(v.pip);
+  }
+  for (const auto& p : ports_) own_addrs_.push_back(p.cfg.address.addr.v4_net());
   const uint64_t now = now_ms();
   for (size_t vi = 0; vi < vips_.size(); ++vi)
     for (size_t bi = 0; bi < vips_[vi].backends.size(); ++bi) init_health(vi, bi, now);
@@ -132,14 +137,14 @@ static bool picks_up_midstream(const VipConfig& v) {
 }
 
 bool Engine::is_vip_address(uint32_t addr) const {
-  for (auto& v : vips_)
-    if (v.cfg.address.v4_net() == addr || (v.pip && v.pip == addr)) return true;
+  for (uint32_t a : vip_addrs_)
+    if (a == addr) return true;
   return false;
 }
 
 bool Engine::is_own_address(uint32_t addr) const {
-  for (auto& p : ports_)
-    if (p.cfg.address.addr.v4_net() == addr) return true;
+  for (uint32_t a : own_addrs_)
+    if (a == addr) return true;
   return false;
 }
 
@@ -505,7 +510,10 @@ void Engine::count_state(const FlowEntry& e, TcpState from, TcpState to) {
 // the server sent it directly. Timestamps are taken only for those few packets.
 void Engine::sample_rtt(uint32_t id, Dir dir, const Parsed& p) {
   FlowEntry& e = flows_.at(id);
-  if ((e.rtt_marks & kResponseSeen) || (!p.tcp && !p.udp)) return;
+  // Done, or (the request marked) waiting for the response: the client's side has
+  // nothing more to mark. Most packets of a flow leave here.
+  if ((e.rtt_marks & kResponseSeen) || (dir == Dir::original && (e.rtt_marks & kRequestMarked)) || (!p.tcp && !p.udp))
+    return;
   Vip& v = vips_[e.vip];
   Backend& b = v.backends[e.backend];
   const uint8_t syn_ack = p.tcp ? (p.tcp->flags & (TcpHdr::kSyn | TcpHdr::kAck)) : 0;
@@ -613,12 +621,12 @@ void Engine::forward(Parsed& p, FlowTable::Hit hit, uint8_t tcp_flags, uint64_t 
       return send_to_mac(port, reinterpret_cast<uint8_t*>(p.vnet), sizeof(VnetHdr) + p.len, n->mac);
     }
     case Mode::dsr_l3_dscp: {
-      set_ipv4_addr(p, false, b.cfg.address.v4_net());
-      const uint16_t old_word = ld16(ip);  // version/IHL and TOS share one 16-bit word
-      ip->tos = static_cast<uint8_t>((v.cfg.dscp << 2) | (ip->tos & 0x03));  // keep ECN
-      ip->check = csum_replace16(ip->check, old_word, ld16(ip));
-      decrement_ttl(p);
-      return route_and_send(p, b.cfg.address.v4_net(), now);
+      // The destination becomes the server's address (one RFC 1624 change to the L4
+      // checksum), the DSCP the VIP's (ECN kept), the TTL one less: one update of the IP
+      // checksum for all three.
+      const uint32_t rip = b.cfg.address.v4_net();
+      rewrite_dsr_l3(p, rip, static_cast<uint8_t>((v.cfg.dscp << 2) | (ip->tos & 0x03)));
+      return route_and_send(p, rip, now);
     }
     case Mode::dsr_l3_tunnel:
       return encapsulate_ipip(p, b.cfg.address.v4_net(), now);
@@ -680,8 +688,13 @@ void Engine::encapsulate_ipip(Parsed& p, uint32_t rip, uint64_t now) {
   outer->saddr = ports_[port].cfg.address.addr.v4_net();
   outer->daddr = rip;
   outer->check = 0;
-  outer->check = ipv4_header_checksum(outer, sizeof(Ipv4Hdr));
-  send_frame(out, total + sizeof(Ipv4Hdr), rip, now);
+  outer->check = static_cast<uint16_t>(~ipv4_header_sum(outer, sizeof(Ipv4Hdr)));
+  const Neighbor* n = neighbor(hop);
+  if (!n || !n->valid) {
+    send_arp_request(port, hop, now);
+    return stats_.drop(Drop::neigh_unresolved);
+  }
+  send_to_mac(port, out, total + sizeof(Ipv4Hdr), n->mac);  // the route looked up above
 }
 
 // ICMP destination unreachable, fragmentation needed (type 3 code 4), from the address

@@ -190,6 +190,48 @@ TEST(IncrementalChecksum, PartialUdpChecksumCompletesToFullRecomputationAfterRew
   RandomPartialRewritesCompleteCorrectly(17, 2000);
 }
 
+// The DSR L3 (DSCP) rewrite in one pass gives exactly the bytes of the steps the engine
+// took before: destination address, TOS word with csum_replace16, TTL; and the checksums
+// it leaves are right (full ones recomputed, partial ones completed).
+TEST(IncrementalChecksum, OnePassDsrL3RewriteGivesTheSameBytesAsTheSteps) {
+  std::mt19937 rng(kSeed + 11);
+  for (int i = 0; i < 4000; ++i) {
+    const uint8_t proto = i % 2 ? 6 : 17;
+    auto a = random_frame(rng, proto);
+    const bool partial = i % 3 == 0;
+    if (partial) make_partial(a);
+    if (proto == 17 && i % 5 == 0 && !partial) {  // UDP without a checksum
+      uint8_t* ip = ip_of(a);
+      uint8_t* check = ip + (ip[0] & 0x0f) * 4 + 6;
+      check[0] = check[1] = 0;
+    }
+    auto b = a;
+    Parsed pa = parse(a), pb = parse(b);
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    const uint32_t rip = rand_addr(rng);
+    const uint8_t tos = static_cast<uint8_t>(rng());
+    lb::pkt::set_ipv4_addr(pa, false, rip);
+    uint8_t* ipa = ip_of(a);
+    uint16_t old_word, new_word, check;
+    std::memcpy(&old_word, ipa, 2);
+    ipa[1] = tos;
+    std::memcpy(&new_word, ipa, 2);
+    std::memcpy(&check, ipa + 10, 2);
+    check = lb::pkt::csum_replace16(check, old_word, new_word);
+    std::memcpy(ipa + 10, &check, 2);
+    lb::pkt::decrement_ttl(pa);
+    lb::pkt::rewrite_dsr_l3(pb, rip, tos);
+    ASSERT_EQ(a, b) << "packet " << i << "\nsteps: " << describe(a) << "\none pass: " << describe(b);
+    uint8_t* ip = ip_of(b);
+    EXPECT_EQ(stored_ip_check(ip), ref_ip_check(ip)) << "packet " << i;
+    if (partial) {
+      EXPECT_EQ(complete_partial(ip), ref_l4_check(ip)) << "packet " << i;
+    } else if (!(proto == 17 && stored_l4_check(ip) == 0)) {
+      EXPECT_TRUE(ChecksumsMatchRecomputation(ip)) << "packet " << i;
+    }
+  }
+}
+
 TEST(IncrementalChecksum, OnePassPartialChecksumsCompleteToFullRecomputationAfterRewrite) {
   RandomPartialRewritesCompleteCorrectly(6, 2000, true);
   RandomPartialRewritesCompleteCorrectly(17, 2000, true);

@@ -270,6 +270,8 @@ class Engine {
   std::vector<Port> ports_;
   std::vector<Route> routes_;
   std::vector<Vip> vips_;
+  std::vector<uint32_t> vip_addrs_;  // every VIP and PIP (network order), for the packet path
+  std::vector<uint32_t> own_addrs_;  // every port's address
   std::vector<Neighbor> neighbors_;
   FlowTable flows_;
   std::vector<std::pair<uint16_t, uint16_t>> probe_owner_;  // probe id - base -> (vip, backend)

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <new>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -37,6 +38,8 @@ void* map_zeroed(std::size_t bytes) {
 }  // namespace
 
 FlowTable::FlowTable(uint32_t capacity) : capacity_(capacity ? capacity : 1) {
+  std::random_device rd;
+  seed_ = (uint64_t{rd()} << 32) | rd();
   if (capacity_ > kMaxCapacity)
     throw std::invalid_argument("flow table: " + std::to_string(capacity_) + " flows is above the most it holds (" +
                                 std::to_string(kMaxCapacity) + ")");
@@ -57,11 +60,12 @@ FlowTable::~FlowTable() {
   ::munmap(slots_, slots_bytes_);
 }
 
-uint32_t FlowTable::hash_key(const FlowKey& k) {
-  // The 13 meaningful bytes folded into 64 bits, then MurmurHash3's fmix64: every input
-  // bit reaches every output bit, so keys that differ only in a port (a proxy's replies,
-  // one client's connections) land far apart, as linear probing needs.
-  const uint64_t a = (uint64_t{k.saddr} << 32) | k.daddr;
+uint32_t FlowTable::hash_key(const FlowKey& k) const {
+  // The 13 meaningful bytes folded into 64 bits with this table's random seed, then
+  // MurmurHash3's fmix64: every input bit reaches every output bit, so keys that differ
+  // only in a port (a proxy's replies, one client's connections) land far apart, as
+  // linear probing needs; and where keys collide is not the same from one run to the next.
+  const uint64_t a = ((uint64_t{k.saddr} << 32) | k.daddr) ^ seed_;
   const uint64_t b = (uint64_t{k.sport} << 32) | (uint64_t{k.dport} << 16) | k.proto;
   uint64_t h = a * 0x9e3779b97f4a7c15ull ^ b;
   h ^= h >> 33;

@@ -126,6 +126,35 @@ void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint
   }
 }
 
+void rewrite_dsr_l3(Parsed& p, uint32_t daddr, uint8_t tos) {
+  uint32_t addr_change = 0, ip_change = 0;
+  uint8_t* da = field(p.ip, offsetof(Ipv4Hdr, daddr));
+  add_change32(addr_change, ld32(da), daddr);
+  st32(da, daddr);
+  uint8_t* tos_word = field(p.ip, 0);  // version/IHL and TOS form one 16-bit word
+  const uint16_t old_tos_word = ld16(tos_word);
+  p.ip->tos = tos;
+  add_change16(ip_change, old_tos_word, ld16(tos_word));
+  uint8_t* ttl_word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol
+  const uint16_t old_ttl_word = ld16(ttl_word);
+  --p.ip->ttl;
+  add_change16(ip_change, old_ttl_word, ld16(ttl_word));
+  uint8_t* ipcheck = field(p.ip, offsetof(Ipv4Hdr, check));
+  st16(ipcheck, static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~ld16(ipcheck)) + addr_change + ip_change)));
+  uint8_t* check = l4_check(p);
+  if (!check) return;
+  const uint16_t c = ld16(check);
+  if (p.l4_csum_partial) {
+    st16(check, csum_fold(c + addr_change));
+  } else if (p.udp && c == 0) {
+    // no checksum: none
+  } else {
+    uint16_t n = static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~c) + addr_change));
+    if (p.udp && n == 0) n = 0xffff;
+    st16(check, n);
+  }
+}
+
 void set_l4_port(Parsed& p, bool source, uint16_t new_port) {
   uint8_t* port = nullptr;
   if (p.tcp) port = field(p.tcp, source ? offsetof(TcpHdr, source) : offsetof(TcpHdr, dest));

@@ -152,7 +152,7 @@ class FlowTable {
   // A key slot: 0 = empty, else a 7-bit tag of the key's hash above 25 bits that name
   // the entry and direction ((id << 1 | dir) + 1). A tag mismatch skips the entry read.
   static constexpr uint32_t kRefBits = 25, kRefMask = (1u << kRefBits) - 1;
-  static uint32_t hash_key(const FlowKey& k);
+  uint32_t hash_key(const FlowKey& k) const;
   static uint32_t slot_of(uint32_t h, uint32_t ref) { return (h & 0x7fu) << kRefBits | ref; }
   uint32_t home(uint32_t h) const { return static_cast<uint32_t>((uint64_t{h} * nslots_) >> 32); }
   uint32_t next(uint32_t i) const { return i + 1 == nslots_ ? 0 : i + 1; }
@@ -175,6 +175,7 @@ class FlowTable {
   uint32_t used_ = 0;
   uint32_t sweep_pos_ = 0;
   uint32_t hand_ = 0;             // the eviction hand
+  uint64_t seed_ = 0;             // mixed into every key's hash
 };
 
 }  // namespace lb

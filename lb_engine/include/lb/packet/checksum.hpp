@@ -52,7 +52,8 @@ uint16_t ipv4_header_checksum(const void* ip_header, size_t ihl_bytes);
 // Whether an IPv4 header of `ihl_bytes` (20 to 60, a multiple of 4) carries a correct
 // checksum: its one's-complement sum, check field included, is all ones (RFC 1071).
 // On the packet path for every frame: 32-bit words, no loop over bytes.
-inline bool ipv4_header_checksum_ok(const void* ip_header, size_t ihl_bytes) {
+// The one's-complement sum of an IPv4 header (20 to 60 bytes, a multiple of 4) as it lies.
+inline uint16_t ipv4_header_sum(const void* ip_header, size_t ihl_bytes) {
   const auto* p = static_cast<const uint8_t*>(ip_header);
   uint64_t s = 0;
   for (size_t i = 0; i < ihl_bytes; i += 4) {
@@ -62,7 +63,10 @@ inline bool ipv4_header_checksum_ok(const void* ip_header, size_t ihl_bytes) {
   }
   s = (s & 0xffffffffu) + (s >> 32);
   s = (s & 0xffffffffu) + (s >> 32);
-  return csum_fold(static_cast<uint32_t>(s)) == 0xffff;
+  return csum_fold(static_cast<uint32_t>(s));
+}
+inline bool ipv4_header_checksum_ok(const void* ip_header, size_t ihl_bytes) {
+  return ipv4_header_sum(ip_header, ihl_bytes) == 0xffff;
 }
 
 // Full TCP/UDP checksum over the IPv4 pseudo-header and `l4_len` bytes of segment, with

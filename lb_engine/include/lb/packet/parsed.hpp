@@ -35,6 +35,12 @@ bool parse_ipv4(Parsed& p, Drop& why);
 // keeps none. What set_ipv4_addr, set_l4_port and decrement_ttl do, field by field.
 void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, bool ttl);
 
+// DSR over L3 in one pass: the destination address becomes `daddr`, the TOS byte `tos`,
+// the TTL one less; one update of the IP checksum for the three, and the address change
+// on the TCP/UDP checksum (partial or full; none kept none). What set_ipv4_addr, a TOS
+// write with csum_replace16 and decrement_ttl do one after the other.
+void rewrite_dsr_l3(Parsed& p, uint32_t daddr, uint8_t tos);
+
 // Rewrites one IPv4 address of the packet (source when `source` is true) and fixes the
 // IP checksum and the TCP/UDP checksum incrementally (RFC 1624); a partial L4 checksum
 // gets the partial update instead.
