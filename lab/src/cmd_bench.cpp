@@ -16,6 +16,9 @@ void setup_bench(CLI::App& app, std::shared_ptr<BenchOptions> opt) {
     sub->add_option("--connections", opt->connections, "new connections for the connection rate")
         ->check(CLI::Range(10, 100000))
         ->capture_default_str();
+    sub->add_option("--rounds", opt->rounds, "measure every lab this many times, round robin, and report medians")
+        ->check(CLI::Range(1, 9))
+        ->capture_default_str();
     sub->add_flag("--no-offload", opt->no_offload,
                   "turn the veths' TX checksum offload off, as the conformance labs do (no GSO: 1500-byte frames)");
     sub->add_option("--out", opt->out, "where bench.json and bench.html go (default: the repository's reports/)");
@@ -28,6 +31,7 @@ int run_bench(const BenchOptions& opt) {
     b.seconds = opt.seconds;
     b.connections = opt.connections;
     b.offload = !opt.no_offload;
+    b.rounds = opt.rounds;
     b.out = opt.out.empty() ? paths.reports_dir() : std::filesystem::path(opt.out);
     auto run = lab::run_bench(paths, b);
     std::cout << lab::bench_text(run) << "written: " << (b.out / "bench.json").string() << ", "

@@ -87,6 +87,7 @@ struct BenchOptions {
     std::string mode = "all";
     int seconds = 4;
     int connections = 1000;
+    int rounds = 1;
     bool no_offload = false;
     std::string out;
 };

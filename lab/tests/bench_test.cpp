@@ -65,6 +65,40 @@ TEST(Bench, TheTableGivesLbdAsAShareOfTheKernelAndSaysWhatIsMissing) {
               std::string::npos);
 }
 
+// --rounds: each figure is the median of the rounds that took it; every reading is kept,
+// a failed round does not count, and only a lab no round got through is an error.
+TEST(Bench, RoundsCombineIntoMediansAndKeepEveryReading) {
+    auto round = [](double tcp, double udp, std::string error = "") {
+        BenchRow r;
+        r.mode = "inline";
+        r.impl = "lbd";
+        r.tcp_gbps = tcp;
+        r.udp_kpps = udp;
+        r.error = error;
+        r.notes = {"iperf3 ..."};
+        return r;
+    };
+    BenchRow c = combine_rounds({round(9.0, 80), round(3.0, 100), round(5.0, -1, "udp: no answer")});
+    EXPECT_EQ(c.tcp_gbps, 5.0) << "the median of 9, 3, 5";
+    EXPECT_EQ(c.udp_kpps, 80.0) << "the two rounds that took it: 80 and 100, nearest rank";
+    EXPECT_EQ(c.error, "") << "two rounds got through";
+    ASSERT_FALSE(c.rounds.empty());
+    EXPECT_EQ(c.rounds[0].first, "tcp_gbps");
+    EXPECT_EQ(c.rounds[0].second, (std::vector<double>{9.0, 3.0, 5.0}));
+    EXPECT_EQ(c.notes.size(), 4u) << "each round's note, and the failed round's error";
+    EXPECT_EQ(c.notes.back(), "round 3: error: udp: no answer");
+    BenchRun run;
+    run.rows = {c};
+    EXPECT_EQ(bench_json(run)["rows"][0]["rounds"]["tcp_gbps"].size(), 3u);
+
+    BenchRow failed = combine_rounds({round(-1, -1, "lab up failed"), round(-1, -1, "lab up failed")});
+    EXPECT_EQ(failed.error, "lab up failed");
+    EXPECT_EQ(failed.tcp_gbps, -1.0);
+    BenchRow one = combine_rounds({round(7.0, 90)});
+    EXPECT_EQ(one.tcp_gbps, 7.0);
+    EXPECT_TRUE(one.rounds.empty()) << "one round: nothing to list";
+}
+
 TEST(Bench, TheIndexLinksTheBenchPageOnlyWhenThereIsOne) {
     RunResults res;
     res.started_at = "2024-01-01T00:00:00Z";

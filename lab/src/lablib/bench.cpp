@@ -197,10 +197,41 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+BenchRow combine_rounds(std::vector<BenchRow> rs) {
+    BenchRow out = rs.front();
+    if (rs.size() == 1) return out;
+    const std::pair<const char*, double BenchRow::*> figures[] = {
+        {"tcp_gbps", &BenchRow::tcp_gbps},       {"udp_kpps", &BenchRow::udp_kpps},
+        {"udp_loss_pct", &BenchRow::udp_loss_pct}, {"conns_per_s", &BenchRow::conns_per_s},
+        {"latency_p50_ms", &BenchRow::p50_ms},   {"latency_p99_ms", &BenchRow::p99_ms}};
+    for (const auto& [name, field] : figures) {
+        std::vector<double> all, taken;
+        for (const auto& r : rs) {
+            all.push_back(r.*field);
+            if (r.*field >= 0) taken.push_back(r.*field);
+        }
+        out.*field = percentile(taken, 50);
+        out.rounds.emplace_back(name, all);
+    }
+    out.notes.clear();
+    for (size_t i = 0; i < rs.size(); ++i) {
+        for (const auto& n : rs[i].notes) out.notes.push_back("round " + std::to_string(i + 1) + ": " + n);
+        if (!rs[i].error.empty()) out.notes.push_back("round " + std::to_string(i + 1) + ": error: " + rs[i].error);
+    }
+    // An error only when no round got through (a failed round's figures are -1, not taken).
+    out.error.clear();
+    const bool any_ok = std::any_of(rs.begin(), rs.end(), [](const BenchRow& r) { return r.error.empty(); });
+    if (!any_ok) out.error = rs.front().error;
+    return out;
+}
+
 BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
     BenchRun run;
     run.started_at = iso_now();
     if (find_on_path("iperf3").empty()) throw Skip("command 'iperf3' not found");
+    std::vector<std::vector<BenchRow>> by_lab;  // [mode and implementation][round]
+    for (int round = 0; round < std::max(1, opt.rounds); ++round) {
+    size_t lab_index = 0;
     for (const ModeSpec* m : select_modes(opt.modes)) {
         std::vector<std::string> impls{"lbd"};
         if (m->name == "inline" || m->name == "proxy") impls.push_back("kernel");
@@ -231,15 +262,18 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
             } catch (const std::exception& e) {
                 row.error = e.what();
             }
-            info("bench " + row.mode + " " + row.impl + ": " +
+            info("bench " + (opt.rounds > 1 ? "round " + std::to_string(round + 1) + " " : "") + row.mode + " " + row.impl + ": " +
                  (row.skipped ? "SKIPPED (" + row.skip_reason + ")"
                   : !row.error.empty() ? "error: " + row.error
                                        : "tcp " + fmt(row.tcp_gbps, 2) + " Gbit/s, udp " + fmt(row.udp_kpps, 0) +
                                              " kpps, " + fmt(row.conns_per_s, 0) + " conn/s, p50 " + fmt(row.p50_ms, 1) +
                                              " ms, p99 " + fmt(row.p99_ms, 1) + " ms"));
-            run.rows.push_back(std::move(row));
+            if (by_lab.size() <= lab_index) by_lab.emplace_back();
+            by_lab[lab_index++].push_back(std::move(row));
         }
     }
+    }
+    for (auto& rs : by_lab) run.rows.push_back(combine_rounds(std::move(rs)));
     if (!opt.out.empty()) {
         fs::create_directories(opt.out);
         std::ofstream(opt.out / "bench.json") << bench_json(run).dump(1) << "\n";
@@ -260,6 +294,11 @@ json bench_json(const BenchRun& run) {
         rj["conns_per_s"] = r.conns_per_s;
         rj["latency_p50_ms"] = r.p50_ms;
         rj["latency_p99_ms"] = r.p99_ms;
+        if (!r.rounds.empty()) {
+            json rounds = json::object();
+            for (const auto& [name, values] : r.rounds) rounds[name] = values;
+            rj["rounds"] = rounds;  // every reading; the figures above are their medians
+        }
         rj["notes"] = r.notes;
         j["rows"].push_back(rj);
     }
@@ -277,6 +316,12 @@ std::string bench_text(const BenchRun& run) {
     for (const auto& r : run.rows)
         if (r.skipped || !r.error.empty())
             o << r.mode << " " << r.impl << ": " << (r.skipped ? "skipped: " + r.skip_reason : "error: " + r.error) << "\n";
+    for (const auto& r : run.rows)
+        if (!r.rounds.empty()) {
+            o << "figures are medians of " << r.rounds.front().second.size()
+              << " rounds (every reading is in bench.json, \"rounds\")\n";
+            break;
+        }
     return o.str();
 }
 

@@ -27,6 +27,7 @@ struct BenchOptions {
     int seconds = 4;            // per iperf3 run
     int connections = 1000;     // for the connection rate
     bool offload = true;        // the labs' veths keep their offloads (GSO super-frames)
+    int rounds = 1;             // every lab measured this many times, round robin; medians reported
     std::filesystem::path out;  // bench.json, bench.html (empty: not written)
 };
 
@@ -41,6 +42,9 @@ struct BenchRow {
     double udp_loss_pct = -1;
     double conns_per_s = -1;
     double p50_ms = -1, p99_ms = -1;
+    // With several rounds each figure above is the median, and here are all the readings
+    // ("tcp_gbps": [r1, r2, ...]), in round order.
+    std::vector<std::pair<std::string, std::vector<double>>> rounds;
     std::vector<std::string> notes;  // commands and readings
 };
 
@@ -50,6 +54,11 @@ struct BenchRun {
 };
 
 BenchRun run_bench(const Paths& paths, const BenchOptions& opt);
+
+// One row from the rows of the rounds of one mode and implementation (at least one): each
+// figure is the median of the rounds that took it (-1 when none did), every reading is
+// kept in `rounds`, and there is an error only when no round got through.
+BenchRow combine_rounds(std::vector<BenchRow> rounds);
 
 nlohmann::json bench_json(const BenchRun& run);
 // The table: per mode and figure lbd, kernel and lbd/kernel.
