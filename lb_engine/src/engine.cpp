@@ -295,6 +295,10 @@ void Engine::route_and_send(Parsed& p, uint32_t dst, uint64_t now) {
 }
 
 void Engine::send_frame(uint8_t* buf, size_t len, uint32_t dst, uint64_t now) {
+  // Routes are fixed and neighbour entries are never removed (a MAC may change in place),
+  // so a destination's port and neighbour entry, once both known, stay right.
+  HopCache& c = hop_cache_[(dst * 0x9e3779b1u) >> (32 - kHopCacheBits)];
+  if (c.n && c.dst == dst) return send_to_mac(c.port, buf, len, c.n->mac);
   size_t port;
   uint32_t hop;
   if (!lookup_route(dst, port, hop)) return stats_.drop(Drop::no_route);
@@ -303,6 +307,7 @@ void Engine::send_frame(uint8_t* buf, size_t len, uint32_t dst, uint64_t now) {
     send_arp_request(port, hop, now);
     return stats_.drop(Drop::neigh_unresolved);
   }
+  c = HopCache{dst, port, n};
   send_to_mac(port, buf, len, n->mac);
 }
 

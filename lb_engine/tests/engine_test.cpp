@@ -276,6 +276,22 @@ TEST_F(EngineTest, ForwardedFrameDropsTheEthernetPadding) {
   EXPECT_EQ(out.size(), kVnetLen + kEthLen + 40u) << describe(out);
 }
 
+// A neighbour that answers ARP with a new MAC (a server replaced, a VRRP router moved) gets
+// the next frame at its new MAC, though the engine remembers where its destinations lead.
+TEST_F(EngineTest, AFlowFollowsItsServerToANewMac) {
+  resolve_neighbours();
+  inject(kFront, client_syn(40001));
+  ASSERT_EQ(Sent(only_output(kBack)).eth.dst_addr().to_string(), kBackendMac[0]);
+  const char* const moved = "02:00:00:02:00:99";
+  auto reply = Tins::ARP::make_arp_reply(kBackIp, kBackendIp[0], hw(kBackMac), hw(moved));
+  inject(kBack, reply);
+  expect_no_output();
+  inject(kFront, client_ack(40001));
+  auto out = only_output(kBack);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(Sent(out).eth.dst_addr().to_string(), moved) << describe(out);
+}
+
 TEST_F(EngineTest, BackendSynAckLeavesOnTheFrontPortFromTheVip) {
   resolve_neighbours();
   inject(kFront, client_syn(40001));

@@ -270,6 +270,13 @@ class Engine {
   std::vector<Port> ports_;
   std::vector<Route> routes_;
   std::vector<Vip> vips_;
+  struct HopCache {
+    uint32_t dst = 0;
+    size_t port = 0;
+    const Neighbor* n = nullptr;  // into neighbors_, which never reallocates nor shrinks
+  };
+  static constexpr int kHopCacheBits = 6;
+  std::array<HopCache, 1u << kHopCacheBits> hop_cache_{};  // send_frame's destinations
   std::vector<uint32_t> vip_addrs_;  // every VIP and PIP (network order), for the packet path
   std::vector<uint32_t> own_addrs_;  // every port's address
   std::vector<Neighbor> neighbors_;
