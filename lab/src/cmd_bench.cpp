@@ -19,6 +19,7 @@ void setup_bench(CLI::App& app, std::shared_ptr<BenchOptions> opt) {
     sub->add_option("--rounds", opt->rounds, "measure every lab this many times, round robin, and report medians")
         ->check(CLI::Range(1, 9))
         ->capture_default_str();
+    sub->add_flag("--no-batch", opt->no_batch, "lbd and lab_tapwire with --no-batch: a write() per frame");
     sub->add_flag("--no-offload", opt->no_offload,
                   "turn the veths' TX checksum offload off, as the conformance labs do (no GSO: 1500-byte frames)");
     sub->add_option("--out", opt->out, "where bench.json and bench.html go (default: the repository's reports/)");
@@ -32,6 +33,7 @@ int run_bench(const BenchOptions& opt) {
     b.connections = opt.connections;
     b.offload = !opt.no_offload;
     b.rounds = opt.rounds;
+    b.no_batch = opt.no_batch;
     b.out = opt.out.empty() ? paths.reports_dir() : std::filesystem::path(opt.out);
     auto run = lab::run_bench(paths, b);
     std::cout << lab::bench_text(run) << "written: " << (b.out / "bench.json").string() << ", "

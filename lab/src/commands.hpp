@@ -89,6 +89,7 @@ struct BenchOptions {
     int connections = 1000;
     int rounds = 1;
     bool no_offload = false;
+    bool no_batch = false;
     std::string out;
 };
 void setup_bench(CLI::App& app, std::shared_ptr<BenchOptions> opt);

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "TOML config file")->required();
   app.add_flag("--check", check, "validate the config and exit (like nginx -t)");
   bool no_batch = false;
-  app.add_flag("--no-tx-batch", no_batch, "one write() per frame instead of io_uring batches (for comparison)");
+  app.add_flag("--no-batch", no_batch, "one write() per frame instead of io_uring batches (for comparison)");
   CLI11_PARSE(app, argc, argv);
 
   lb::Config cfg;

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   app.add_option("--a", a, "first TAP device")->required();
   app.add_option("--b", b, "second TAP device")->required();
   app.add_option("--netns", netns, "the namespace both TAPs live in (a name under /run/netns)");
+  bool no_batch = false;
+  app.add_flag("--no-batch", no_batch, "a write() per frame, as lbd --no-batch");
   CLI11_PARSE(app, argc, argv);
   struct sigaction sa {};
   sa.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR and the loop ends
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<lb::TapIo> io;
   try {
-    io = std::make_unique<lb::TapIo>(std::vector<lb::TapIo::PortSpec>{{a, netns}, {b, netns}});
+    io = std::make_unique<lb::TapIo>(std::vector<lb::TapIo::PortSpec>{{a, netns}, {b, netns}}, true, !no_batch);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lab_tapwire: %s\n", e.what());
     return 2;

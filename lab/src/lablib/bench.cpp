@@ -248,8 +248,10 @@ BenchRun run_bench(const Paths& paths, const BenchOptions& opt) {
                 up.kernel = impl == "kernel";
                 up.wire = impl == "wire";
                 up.offload = opt.offload;
+                up.no_batch = opt.no_batch;
                 row.notes.push_back("lab up --mode " + m->name + " --bench" + (up.kernel ? " --kernel" : "") +
-                                    (up.wire ? " --wire" : "") + (up.offload ? " --offload" : "") + " --name " + up.name);
+                                    (up.wire ? " --wire" : "") + (up.offload ? " --offload" : "") + " --name " + up.name +
+                                    (up.no_batch ? " (lbd/lab_tapwire --no-batch)" : ""));
                 auto h = lab_up(paths, up);  // on failure it removes what it built
                 LabGuard guard(paths, up.name);
                 measure(paths, h, opt, row);

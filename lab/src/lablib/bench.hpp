@@ -28,6 +28,7 @@ struct BenchOptions {
     int connections = 1000;     // for the connection rate
     bool offload = true;        // the labs' veths keep their offloads (GSO super-frames)
     int rounds = 1;             // every lab measured this many times, round robin; medians reported
+    bool no_batch = false;      // lbd and lab_tapwire without io_uring write batching
     std::filesystem::path out;  // bench.json, bench.html (empty: not written)
 };
 

@@ -200,8 +200,8 @@ LabHandle lab_up(const Paths& paths, const UpOptions& opt) {
         h.procs.push_back(p);
     }
     for (const Node* n : h.topo.with_role("lb")) {
-        if (n->engine.empty()) h.procs.push_back(start_lbd(paths, opt.name, *n));
-        if (n->engine == "wire") h.procs.push_back(start_tapwire(paths, opt.name, *n));
+        if (n->engine.empty()) h.procs.push_back(start_lbd(paths, opt.name, *n, opt.no_batch));
+        if (n->engine == "wire") h.procs.push_back(start_tapwire(paths, opt.name, *n, opt.no_batch));
     }
     for (const Node* n : h.topo.with_role("server")) h.procs.push_back(start_lab_server(paths, opt.name, *n));
 
@@ -266,7 +266,7 @@ void keep_old_log(const fs::path& log_path) {
 
 }  // namespace
 
-Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n) {
+Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n, bool no_batch) {
     auto lbd = paths.tool("lbd");
     auto state = paths.state_dir(lab);
     auto logs = state / "logs";
@@ -274,20 +274,23 @@ Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n) {
     auto log_path = logs / (n.name + ".lbd.log");
     keep_old_log(log_path);
     std::string config = n.config.empty() ? (state / (n.name + ".toml")).string() : n.config;
-    auto p = spawn_detached(in_netns(n.netns, {lbd.string(), "--config", config}), log_path, paths.manifest(lab),
-                            n.name + ".lbd");
+    std::vector<std::string> argv{lbd.string(), "--config", config};
+    if (no_batch) argv.push_back("--no-batch");
+    auto p = spawn_detached(in_netns(n.netns, argv), log_path, paths.manifest(lab), n.name + ".lbd");
     log("started lbd in " + n.netns + " (pid " + std::to_string(p.pid) + ")");
     return p;
 }
 
 // The wire of topo.sh --wire: lab_tapwire joins the lb node's two TAPs.
-Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n) {
+Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n, bool no_batch) {
     if (n.ifaces.size() != 2) throw Error(n.name + ": a wire needs two TAPs, topology.toml lists " +
                                           std::to_string(n.ifaces.size()));
     auto logs = paths.state_dir(lab) / "logs";
     fs::create_directories(logs);
-    auto p = spawn_detached({paths.tool("lab_tapwire").string(), "--a", n.ifaces[0].dev, "--b", n.ifaces[1].dev,
-                             "--netns", n.ifaces[0].netns},
+    std::vector<std::string> argv{paths.tool("lab_tapwire").string(), "--a", n.ifaces[0].dev, "--b", n.ifaces[1].dev,
+                                  "--netns", n.ifaces[0].netns};
+    if (no_batch) argv.push_back("--no-batch");
+    auto p = spawn_detached(argv,
                             logs / (n.name + ".tapwire.log"), paths.manifest(lab), n.name + ".tapwire");
     log("started lab_tapwire for " + n.ifaces[0].dev + " and " + n.ifaces[1].dev + " (pid " + std::to_string(p.pid) + ")");
     return p;

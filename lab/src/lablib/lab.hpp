@@ -32,6 +32,7 @@ struct UpOptions {
     bool kernel = false;    // lb-a is the kernel (nftables DNAT/SNAT), no lbd: inline, proxy
     bool wire = false;      // inline: lb-a's TAPs joined by lab_tapwire, no lbd, no VIP (bench)
     bool offload = false;   // veths keep their offloads (GSO super-frames; captures not final)
+    bool no_batch = false;  // lbd and lab_tapwire with --no-batch: a write() per frame
     bool wait = true;  // wait until the VIP answers HTTP from client1
     std::chrono::seconds wait_timeout{15};
 };
@@ -60,9 +61,9 @@ Proc start_lab_server(const Paths& paths, const std::string& lab, const Node& n)
 // Starts lbd in lb node `n` of lab `lab` as `lab up` does: in n.netns, `lbd --config
 // CONFIG` (n.config, else STATE/NODE.toml), logged to STATE/logs/NODE.lbd.log (an
 // existing log is kept as NODE.lbd.log.1, ...), recorded as `NODE.lbd`. Does not wait.
-Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n);
+Proc start_lbd(const Paths& paths, const std::string& lab, const Node& n, bool no_batch = false);
 // lab_tapwire for a wire lab's lb node (topo.sh --wire), recorded like lbd.
-Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n);
+Proc start_tapwire(const Paths& paths, const std::string& lab, const Node& n, bool no_batch = false);
 
 // netns_scripts/down.sh NAME (or --all); reaps the processes it stopped if they were
 // our children. Throws Error when down.sh fails; returns its summary line.
