@@ -21,6 +21,11 @@ namespace {
 constexpr size_t kHeadroom = 64;           // room to prepend an encapsulation header in place
 constexpr size_t kBufSize = kHeadroom + sizeof(VnetHdr) + sizeof(EthHdr) + 65535 + 64;
 constexpr uint64_t kArpRetryMs = 1000;      // at most one ARP request per neighbour per second
+// ... except the first few for a neighbour never resolved: a port just opened may not
+// forward yet (a bridge takes its TAP's carrier up a moment later), and the first request
+// lost would cost a second (an HA peer's table, a server's first packets).
+constexpr uint64_t kArpFastRetryMs = 100;
+constexpr uint8_t kArpFastTries = 3;
 constexpr uint64_t kArpRefreshMs = 60000;   // re-ARP a neighbour not heard from in this long
 constexpr size_t kMaxNeighbors = 1024;      // an ARP flood must not grow the table without bound
 }  // namespace
@@ -214,6 +219,7 @@ void Engine::learn(size_t port, uint32_t ip, const uint8_t* mac, uint64_t now) {
   n->valid = true;
   n->confirmed_ms = now;
   n->port = port;
+  n->unanswered = 0;
 }
 
 void Engine::handle_arp(size_t port, uint8_t* frame, size_t len, uint64_t now) {
@@ -256,8 +262,10 @@ void Engine::send_arp_request(size_t port, uint32_t target, uint64_t now) {
     neighbors_.push_back(Neighbor{target, {}, false, 0, 0, port});
     n = &neighbors_.back();
   }
-  if (n->requested_ms && now - n->requested_ms < kArpRetryMs) return;
+  const uint64_t wait = !n->valid && n->unanswered < kArpFastTries ? kArpFastRetryMs : kArpRetryMs;
+  if (n->requested_ms && now - n->requested_ms < wait) return;
   n->requested_ms = now;
+  if (n->unanswered < 255) ++n->unanswered;
   const Port& pt = ports_[port];
   uint8_t* buf = txbuf_.data();
   std::memset(buf, 0, sizeof(VnetHdr) + sizeof(EthHdr) + sizeof(ArpHdr));

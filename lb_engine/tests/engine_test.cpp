@@ -236,6 +236,29 @@ TEST_F(EngineTest, HousekeepingSendsOneArpRequestForEachBackendAndTheGateway) {
   EXPECT_EQ(engine.stats().arp_requests_sent.load(), 4u);
 }
 
+// A neighbour never resolved is asked again quickly a few times (a port just opened may
+// not forward the first request), then once a second.
+TEST_F(EngineTest, UnresolvedNeighboursAreAskedThreeTimesQuicklyThenOnceASecond) {
+  auto asked_for_backend0 = [&] {
+    int n = 0;
+    for (const auto& f : take(kBack)) {
+      Tins::EthernetII eth(f.data() + kVnetLen, static_cast<uint32_t>(f.size() - kVnetLen));
+      const auto* arp = eth.find_pdu<Tins::ARP>();
+      n += arp && arp->opcode() == Tins::ARP::REQUEST && arp->target_ip_addr().to_string() == kBackendIp[0];
+    }
+    take(kFront);
+    return n;
+  };
+  std::vector<int> asked;
+  for (uint64_t t : {0, 50, 100, 150, 200, 300, 400, 900, 1300, 1350, 2300}) {
+    engine.housekeeping(now + t);
+    asked.push_back(asked_for_backend0());
+  }
+  // At 0, 100, 200 (three quick tries), then 1 s after the last: 1200 is not looked at,
+  // so 1300; then 2300.
+  EXPECT_EQ(asked, (std::vector<int>{1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1}));
+}
+
 TEST_F(EngineTest, HousekeepingDoesNotAskAgainForResolvedNeighbours) {
   resolve_neighbours();
   engine.housekeeping(now + 5000);

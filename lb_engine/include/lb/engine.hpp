@@ -187,6 +187,7 @@ class Engine {
     bool valid = false;
     uint64_t confirmed_ms = 0, requested_ms = 0;
     size_t port = 0;
+    uint8_t unanswered = 0;  // requests since the last answer
   };
   struct Route {
     Prefix dst;
@@ -217,7 +218,8 @@ class Engine {
   void learn(size_t port, uint32_t ip, const uint8_t* mac, uint64_t now);
   void send_arp_request(size_t port, uint32_t target_ip, uint64_t now);
   void transmit(size_t port, const uint8_t* buf, size_t len);
-  void flush_io();  // hands batched frames to the ports; counts the ones that failed
+  void flush_io();
+  void ha_hold_preempt(uint64_t now);  // no preemption while the master's table is on its way  // hands batched frames to the ports; counts the ones that failed
   int find_vip(uint32_t addr, uint8_t proto, uint16_t port_net) const;
   bool is_vip_address(uint32_t addr) const;
   bool is_own_address(uint32_t addr) const;
@@ -331,6 +333,7 @@ class Engine {
     uint32_t peer_seq = 0;           // the last one received
     std::vector<uint64_t> told;      // per flow id: the deadline the peer has (0 = not announced)
     bool dump_wanted = false;        // backup: ask the master for its table
+    uint64_t started_ms = 0;         // when VRRP started (the table wait counts from it)
     uint64_t dump_request_at = 0;
     uint32_t nonce = 0;
     bool dumping = false;            // master: streaming the table

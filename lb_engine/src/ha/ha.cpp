@@ -48,6 +48,9 @@ namespace {
 constexpr uint64_t kSyncFlushMs = 10;       // a batch waits at most this long
 constexpr uint64_t kDumpRetryMs = 1000;     // an unanswered dump request is repeated
 constexpr uint64_t kResolveRetryMs = 100;   // the peer's MAC is not known yet: look again
+// A started engine with [sync] does not preempt before it has the master's table, for
+// at most this long after its start (then the VIP comes back anyway).
+constexpr uint64_t kTableWaitMs = 3000;
 constexpr size_t kDumpRecordsPerTick = 512; // ~19 datagrams per loop turn
 constexpr size_t kDumpScanPerTick = 16384;  // flow slots looked at per loop turn
 constexpr size_t kHaBufSize = sizeof(VnetHdr) + sizeof(EthHdr) + 2048;
@@ -120,6 +123,7 @@ void Engine::init_ha(uint64_t now) {
   }
   ha_.vrrp.emplace(std::move(vc));
   ha_.standby = true;  // until the state machine says master
+  ha_.started_ms = now;
   ha_perform(ha_.vrrp->start(now), now);
 }
 
@@ -213,8 +217,13 @@ bool Engine::ha_vrrp_frame(size_t port, Parsed& p, uint64_t now) {
     return false;
   const auto* ip = view<Ipv4Hdr>(p.frame, p.len, sizeof(EthHdr));
   if (!ip || ip->protocol != ha::kVrrpProto || ip->daddr != htonl(ha::kVrrpGroupHost)) return false;
+  ha_hold_preempt(now);
   ha_perform(ha_.vrrp->on_packet(p.frame + sizeof(EthHdr), p.len - sizeof(EthHdr), now), now);
   return true;
+}
+
+void Engine::ha_hold_preempt(uint64_t now) {
+  ha_.vrrp->hold_preempt(ha_.sync && ha_.dump_wanted && !ha_.master && now < ha_.started_ms + kTableWaitMs);
 }
 
 void Engine::ha_track(uint64_t now) {
@@ -244,6 +253,7 @@ void Engine::ha_track(uint64_t now) {
 
 void Engine::ha_tick(uint64_t now) {
   if (!ha_.vrrp) return;
+  ha_hold_preempt(now);
   if (now >= ha_.vrrp->next_event_ms()) ha_perform(ha_.vrrp->tick(now), now);
   if (ha_.sync) sync_tick(now);
 }
@@ -422,7 +432,7 @@ void Engine::sync_tick(uint64_t now) {
   if (ha_.dump_wanted && !ha_.master && now >= ha_.dump_request_at) {
     const Neighbor* n = neighbor(ha_.peer);
     if (!n || !n->valid) {
-      send_arp_request(ha_.sync_port, ha_.peer, now);  // at most one a second
+      send_arp_request(ha_.sync_port, ha_.peer, now);  // a few quick tries, then one a second
       ha_.dump_request_at = now + kResolveRetryMs;
     } else {
       ha::SyncRecord r;

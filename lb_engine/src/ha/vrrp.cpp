@@ -284,7 +284,7 @@ void Vrrp::to_backup(VrrpActions& out, VrrpReason why, uint64_t now) {
 }
 
 bool Vrrp::may_preempt(uint64_t now) const {
-  return cfg_.preempt && now >= started_ms_ + cfg_.preempt_delay_ms;
+  return cfg_.preempt && !preempt_held_ && now >= started_ms_ + cfg_.preempt_delay_ms;
 }
 
 bool Vrrp::addresses_match(const VrrpAdvert& a) const {

@@ -104,11 +104,16 @@ struct TapIo::TxRing {
   unsigned queued = 0;
   size_t failed = 0;
 
+  bool ready = false;  // the ring was set up (else there is nothing to tear down)
+
   explicit TxRing(int& err) {
     err = -io_uring_queue_init(kSlots, &ring, 0);
+    ready = err == 0;
     for (unsigned i = kSlots; i-- > 0;) free_slots.push_back(static_cast<uint16_t>(i));
   }
-  ~TxRing() { io_uring_queue_exit(&ring); }
+  ~TxRing() {
+    if (ready) io_uring_queue_exit(&ring);  // on a ring never set up it would close fd 0
+  }
 
   void reap() {
     io_uring_cqe* cqe;

@@ -213,6 +213,10 @@ class Vrrp {
   VrrpActions on_advert(const VrrpAdvert& a, uint32_t src, uint64_t now);
   // Fires the timers due at `now`. Call it by next_event_ms() at the latest.
   VrrpActions tick(uint64_t now);
+  // While held, a backup does not preempt a lower-priority master (a silent master is still
+  // replaced when its timer runs out). The engine holds it while it waits for the master's
+  // connection table after a start: preempting with an empty table drops every flow.
+  void hold_preempt(bool held) { preempt_held_ = held; }
   // Effective priority = max(1, priority - penalty) (tracking: link down, backends down).
   // A master advertises a changed priority at once.
   VrrpActions set_priority_penalty(uint32_t penalty, uint64_t now);
@@ -249,6 +253,7 @@ class Vrrp {
   uint32_t penalty_ = 0;
   uint32_t master_adver_int_ms_;
   uint64_t started_ms_ = 0;
+  bool preempt_held_ = false;
   uint64_t master_down_at_ = 0;  // Backup: Master_Down_Timer
   uint64_t adver_at_ = 0;        // Master: Adver_Timer
   uint32_t garps_left_ = 0;      // Master: rounds of the burst still to send
