@@ -422,35 +422,30 @@ TEST(VrrpPreempt, PreemptDelayHoldsOffUntilThatLongAfterStart) {
   EXPECT_EQ(v.status().reason, VrrpReason::preempt);
 }
 
-// The engine's hold (waiting for the master's table): no preemption while held; once
-// released, the next lower-priority advert lets the timer run out as usual.
-TEST(VrrpPreempt, AHeldBackupDoesNotPreemptUntilReleased) {
+// The engine's hold (waiting for the master's table). A 150 backup against a 100 master
+// advertising every 100 ms until `adverts_until`, held until `release_at`: when it
+// becomes master (0: never by 5000).
+uint64_t run_held(uint64_t release_at, uint64_t adverts_until) {
   Vrrp v(base_config("10.0.0.1", 150));
   v.start(0);
   v.hold_preempt(true);
-  uint64_t master_at = 0;
-  for (uint64_t t = 0; t <= 5000 && !master_at; ++t) {
-    if (t == 2000) v.hold_preempt(false);
-    if (t % 100 == 0) v.on_advert(peer_advert(100), net("10.0.0.2"), t);
-    if (v.tick(t).has(VrrpActionType::become_master)) master_at = t;
+  for (uint64_t t = 0; t <= 5000; ++t) {
+    if (t == release_at) v.hold_preempt(false);
+    if (t % 100 == 0 && t <= adverts_until) v.on_advert(peer_advert(100), net("10.0.0.2"), t);
+    if (v.tick(t).has(VrrpActionType::become_master)) return t;
   }
+  return 0;
+}
+
+TEST(VrrpPreempt, AHeldBackupDoesNotPreemptUntilReleased) {
   // Released at 2000: the advert at 2000 no longer resets the timer, which was last reset
   // at 1900 (341 ms): master at 2241.
-  EXPECT_EQ(master_at, 2241u);
-  EXPECT_EQ(v.status().reason, VrrpReason::preempt);
+  EXPECT_EQ(run_held(2000, 5000), 2241u);
+  EXPECT_EQ(run_held(99999, 5000), 0u) << "never released: stays backup";
 }
 
 TEST(VrrpPreempt, AHeldBackupStillReplacesASilentMaster) {
-  Vrrp v(base_config("10.0.0.1", 150));
-  v.start(0);
-  v.hold_preempt(true);
-  uint64_t master_at = 0;
-  for (uint64_t t = 0; t <= 5000 && !master_at; ++t) {
-    if (t % 100 == 0 && t <= 1000) v.on_advert(peer_advert(100), net("10.0.0.2"), t);
-    if (v.tick(t).has(VrrpActionType::become_master)) master_at = t;
-  }
-  EXPECT_EQ(master_at, 1341u) << "the last advert at 1000, then the master-down interval";
-  EXPECT_EQ(v.status().reason, VrrpReason::master_down);
+  EXPECT_EQ(run_held(99999, 1000), 1341u) << "the last advert at 1000, then the master-down interval";
 }
 
 TEST(VrrpPreempt, LowerPriorityBackupNeverPreempts) {
