@@ -363,6 +363,22 @@ void Engine::answer_icmp_echo(size_t port, Parsed& p, uint64_t now) {
 void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   Ipv4Hdr* ip = p.ip;
   const uint32_t daddr = ip->daddr;
+  // The flow first: a TCP or UDP packet of a flow we hold, not to one of our own addresses
+  // (where health answers and sync arrive), on an engine that serves, is forwarded without
+  // the classification below, which is for everything else. A SYN on a flow's ports goes
+  // the long way (it may start a new flow); so does an expired flow.
+  const bool l4 = (p.tcp || p.udp) && !ip->is_fragment();
+  FlowKey key{};
+  FlowTable::Hit hit;
+  const uint8_t flags = p.tcp ? p.tcp->flags : 0;
+  if (l4) {
+    key = FlowKey{ip->saddr, daddr, p.tcp ? p.tcp->source : p.udp->source, p.tcp ? p.tcp->dest : p.udp->dest,
+                  ip->protocol};
+    hit = flows_.lookup(key, now);
+    if (hit && !ha_.standby && !(hit.dir == Dir::original && p.tcp && (flags & (TcpHdr::kSyn | TcpHdr::kAck)) == TcpHdr::kSyn) &&
+        !is_own_address(daddr))
+      return forward(p, hit, flags, now);
+  }
   const bool for_vip = is_vip_address(daddr);
   const bool own = is_own_address(daddr);  // a port's address (which may also be a PIP)
   // A [vrrp] address is ours while we are master: pinging the gateway answers.
@@ -389,11 +405,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
     return stats_.drop(Drop::not_for_vip);
   }
 
-  const uint16_t sport = p.tcp ? p.tcp->source : p.udp->source;
-  const uint16_t dport = p.tcp ? p.tcp->dest : p.udp->dest;
-  const uint8_t flags = p.tcp ? p.tcp->flags : 0;
-  const FlowKey key{ip->saddr, daddr, sport, dport, ip->protocol};
-  FlowTable::Hit hit = flows_.lookup(key, now);
+  // (l4 holds here: the key and the lookup above stand.)
   if (hit.expired) {  // a packet reached it before the sweep did: still an expiry
     release_flow(hit.id, now);
     bump(stats_.flows_expired);
@@ -414,7 +426,7 @@ void Engine::handle_ipv4(size_t port, Parsed& p, uint64_t now) {
   if (!hit) {
     if (for_us) return stats_.drop(Drop::no_service);
     if (!for_vip) return stats_.drop(Drop::not_for_vip);
-    const int vi = find_vip(daddr, ip->protocol, dport);
+    const int vi = find_vip(daddr, ip->protocol, key.dport);
     if (vi < 0) return stats_.drop(Drop::no_service);
     // TCP without a flow starts one only with a SYN. Except mid-stream in a DSR mode with
     // a consistent hash (maglev, sh): the backend is a function of the packet and the
