@@ -92,35 +92,42 @@ inline void add_change16(uint32_t& sum, uint16_t o, uint16_t n) { sum += static_
 }  // namespace
 
 void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, bool ttl) {
-  uint32_t addr_change = 0, port_change = 0, ttl_change = 0;
+  // The changes as 32-bit one's-complement sums (~old + new per 32-bit word), folded to
+  // 16 bits once: the two addresses are adjacent words, and so are the two ports.
   uint8_t* sa = field(p.ip, offsetof(Ipv4Hdr, saddr));
-  uint8_t* da = field(p.ip, offsetof(Ipv4Hdr, daddr));
-  add_change32(addr_change, ld32(sa), saddr);
-  add_change32(addr_change, ld32(da), daddr);
+  const uint32_t old_s = ld32(sa), old_d = ld32(sa + 4);
+  uint64_t addr_change = uint64_t{~old_s} + saddr + uint64_t{~old_d} + daddr;
   st32(sa, saddr);
-  st32(da, daddr);
+  st32(sa + 4, daddr);
+  uint64_t ip_change = addr_change;
   if (ttl) {
     uint8_t* word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol form one 16-bit word
     const uint16_t old_word = ld16(word);
     --p.ip->ttl;
-    add_change16(ttl_change, old_word, ld16(word));
+    ip_change += static_cast<uint16_t>(~old_word) + uint64_t{ld16(word)};
   }
+  auto fold = [](uint64_t x) {
+    x = (x & 0xffffffffu) + (x >> 32);
+    x = (x & 0xffffffffu) + (x >> 32);
+    return csum_fold(static_cast<uint32_t>(x));
+  };
   uint8_t* ipcheck = field(p.ip, offsetof(Ipv4Hdr, check));
-  st16(ipcheck, static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~ld16(ipcheck)) + addr_change + ttl_change)));
+  st16(ipcheck, static_cast<uint16_t>(~fold(static_cast<uint16_t>(~ld16(ipcheck)) + ip_change)));
   uint8_t* ports = p.tcp ? field(p.tcp, offsetof(TcpHdr, source)) : p.udp ? field(p.udp, offsetof(UdpHdr, source)) : nullptr;
   if (!ports) return;
-  add_change16(port_change, ld16(ports), sport);
-  add_change16(port_change, ld16(ports + 2), dport);
-  st16(ports, sport);
-  st16(ports + 2, dport);
-  uint8_t* check = l4_check(p);
+  uint32_t new_ports;
+  st16(reinterpret_cast<uint8_t*>(&new_ports), sport);
+  st16(reinterpret_cast<uint8_t*>(&new_ports) + 2, dport);
+  const uint64_t port_change = uint64_t{~ld32(ports)} + new_ports;
+  st32(ports, new_ports);
+  uint8_t* check = ports + (p.tcp ? offsetof(TcpHdr, check) : offsetof(UdpHdr, check));
   const uint16_t c = ld16(check);
   if (p.l4_csum_partial) {
-    st16(check, csum_fold(c + addr_change));
+    st16(check, fold(c + addr_change));
   } else if (p.udp && c == 0) {
     // UDP over IPv4 without a checksum: leave it without one.
   } else {
-    uint16_t n = static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~c) + addr_change + port_change));
+    uint16_t n = static_cast<uint16_t>(~fold(static_cast<uint16_t>(~c) + addr_change + port_change));
     if (p.udp && n == 0) n = 0xffff;  // RFC 768: a computed 0 is sent as all ones
     st16(check, n);
   }
