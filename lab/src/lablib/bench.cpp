@@ -197,14 +197,18 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+namespace {
+// Every figure of a row by its name in bench.json (and in a row's `rounds`).
+const std::pair<const char*, double BenchRow::*> kJsonFigures[] = {
+    {"tcp_gbps", &BenchRow::tcp_gbps},         {"udp_kpps", &BenchRow::udp_kpps},
+    {"udp_loss_pct", &BenchRow::udp_loss_pct}, {"conns_per_s", &BenchRow::conns_per_s},
+    {"latency_p50_ms", &BenchRow::p50_ms},     {"latency_p99_ms", &BenchRow::p99_ms}};
+}  // namespace
+
 BenchRow combine_rounds(std::vector<BenchRow> rs) {
     BenchRow out = rs.front();
     if (rs.size() == 1) return out;
-    const std::pair<const char*, double BenchRow::*> figures[] = {
-        {"tcp_gbps", &BenchRow::tcp_gbps},       {"udp_kpps", &BenchRow::udp_kpps},
-        {"udp_loss_pct", &BenchRow::udp_loss_pct}, {"conns_per_s", &BenchRow::conns_per_s},
-        {"latency_p50_ms", &BenchRow::p50_ms},   {"latency_p99_ms", &BenchRow::p99_ms}};
-    for (const auto& [name, field] : figures) {
+    for (const auto& [name, field] : kJsonFigures) {
         std::vector<double> all, taken;
         for (const auto& r : rs) {
             all.push_back(r.*field);
@@ -290,12 +294,7 @@ json bench_json(const BenchRun& run) {
         json rj{{"mode", r.mode}, {"impl", r.impl}, {"skipped", r.skipped}};
         if (r.skipped) rj["skip_reason"] = r.skip_reason;
         if (!r.error.empty()) rj["error"] = r.error;
-        rj["tcp_gbps"] = r.tcp_gbps;
-        rj["udp_kpps"] = r.udp_kpps;
-        rj["udp_loss_pct"] = r.udp_loss_pct;
-        rj["conns_per_s"] = r.conns_per_s;
-        rj["latency_p50_ms"] = r.p50_ms;
-        rj["latency_p99_ms"] = r.p99_ms;
+        for (const auto& [name, field] : kJsonFigures) rj[name] = r.*field;
         if (!r.rounds.empty()) {
             json rounds = json::object();
             for (const auto& [name, values] : r.rounds) rounds[name] = values;
