@@ -131,34 +131,28 @@ FlowTable::Hit FlowTable::lookup(const FlowKey& k, uint64_t now_ms) const {
 }
 
 uint32_t FlowTable::insert(const FlowKey& original, const FlowKey& reply, uint64_t now_ms) {
-  if (used_ >= capacity_ || original.proto == 0 || reply.proto == 0) return kNone;
-  const uint32_t h0 = hash_key(original), h1 = hash_key(reply);
-  if (original == reply || find_slot(original, h0) != kNone || find_slot(reply, h1) != kNone) return kNone;
-  const uint32_t id = take_id();
-  FlowEntry& e = entries_[id];
-  e = FlowEntry{};
-  e.key[0] = original;
-  e.key[1] = reply;
-  e.set_created(now_ms);
-  e.set_expires(now_ms + 1000);
-  insert_slot(h0, (id << 1) + 1);
-  insert_slot(h1, ((id << 1) | 1) + 1);
-  ++used_;
-  return id;
+  return add(original, &reply, now_ms);
 }
 
 uint32_t FlowTable::insert_one_way(const FlowKey& original, uint64_t now_ms) {
-  if (used_ >= capacity_ || original.proto == 0) return kNone;
-  const uint32_t h0 = hash_key(original);
+  return add(original, nullptr, now_ms);
+}
+
+uint32_t FlowTable::add(const FlowKey& original, const FlowKey* reply, uint64_t now_ms) {
+  if (used_ >= capacity_ || original.proto == 0 || (reply && reply->proto == 0)) return kNone;
+  const uint32_t h0 = hash_key(original), h1 = reply ? hash_key(*reply) : 0;
   if (find_slot(original, h0) != kNone) return kNone;
+  if (reply && (original == *reply || find_slot(*reply, h1) != kNone)) return kNone;
   const uint32_t id = take_id();
   FlowEntry& e = entries_[id];
   e = FlowEntry{};
   e.key[0] = original;
+  if (reply) e.key[1] = *reply;
   e.set_created(now_ms);
   e.set_expires(now_ms + 1000);
-  e.one_way = 1;
+  e.one_way = reply ? 0 : 1;
   insert_slot(h0, (id << 1) + 1);
+  if (reply) insert_slot(h1, ((id << 1) | 1) + 1);
   ++used_;
   return id;
 }

@@ -96,8 +96,6 @@ class FlowTable {
   // has no reply key.
   uint32_t insert(const FlowKey& original, const FlowKey& reply, uint64_t now_ms);
   uint32_t insert_one_way(const FlowKey& original, uint64_t now_ms);
-  // Whether some flow owns this key (expired or not).
-  bool contains(const FlowKey& k) const { return find_slot(k, hash_key(k)) != kNone; }
 
   // Frees the flow's id and keys; nothing when it is not in use.
   void remove(uint32_t id);
@@ -164,6 +162,7 @@ class FlowTable {
   void insert_slot(uint32_t h, uint32_t ref);
   void erase_slot(uint32_t idx);
   uint32_t take_id();
+  uint32_t add(const FlowKey& original, const FlowKey* reply, uint64_t now_ms);  // reply null: one way
 
   FlowEntry* entries_ = nullptr;  // capacity_ entries, zero pages: every one a free FlowEntry{}
   uint32_t* slots_ = nullptr;     // nslots_ = 3 x capacity: two keys a flow, at most 2/3 full
