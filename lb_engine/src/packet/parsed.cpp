@@ -83,83 +83,76 @@ void set_ipv4_addr(Parsed& p, bool source, uint32_t new_addr) {
 }
 
 namespace {
-// Adds the RFC 1624 change of a 32-bit field from o to n (as two 16-bit words) to a sum.
-inline void add_change32(uint32_t& sum, uint32_t o, uint32_t n) {
-  sum += static_cast<uint16_t>(~o) + static_cast<uint16_t>(~(o >> 16)) + static_cast<uint16_t>(n) +
-         static_cast<uint16_t>(n >> 16);
+// The one-pass rewrites sum their changes as 32-bit one's-complement words (~old + new
+// per word) in 64 bits and fold once.
+inline uint16_t fold64(uint64_t x) {
+  x = (x & 0xffffffffu) + (x >> 32);
+  x = (x & 0xffffffffu) + (x >> 32);
+  return csum_fold(static_cast<uint32_t>(x));
 }
-inline void add_change16(uint32_t& sum, uint16_t o, uint16_t n) { sum += static_cast<uint16_t>(~o) + n; }
+inline uint64_t change32(uint32_t o, uint32_t n) { return uint64_t{~o} + n; }
+inline uint64_t change16(uint16_t o, uint16_t n) { return static_cast<uint16_t>(~o) + uint64_t{n}; }
+
+// Applies a change to a complemented checksum field: HC' = ~(~HC + change) (RFC 1624).
+inline void apply_change(uint8_t* check, uint64_t change) {
+  st16(check, static_cast<uint16_t>(~fold64(static_cast<uint16_t>(~ld16(check)) + change)));
+}
+
+// The TCP/UDP checksum after a rewrite: a partial one (CHECKSUM_PARTIAL, an uncomplemented
+// pseudo-header sum) takes only the address change; a UDP datagram without a checksum
+// keeps none; a full one takes every change, and a UDP result of 0 is sent as all ones
+// (RFC 768).
+void apply_l4_change(Parsed& p, uint64_t addr_change, uint64_t other_change) {
+  uint8_t* check = l4_check(p);
+  if (!check) return;
+  const uint16_t c = ld16(check);
+  if (p.l4_csum_partial) {
+    st16(check, fold64(c + addr_change));
+  } else if (p.udp && c == 0) {
+    // UDP over IPv4 without a checksum: leave it without one.
+  } else {
+    uint16_t n = static_cast<uint16_t>(~fold64(static_cast<uint16_t>(~c) + addr_change + other_change));
+    if (p.udp && n == 0) n = 0xffff;
+    st16(check, n);
+  }
+}
+
+// Decrements the TTL; returns the change to the IP checksum.
+inline uint64_t ttl_down(Parsed& p) {
+  uint8_t* word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol form one 16-bit word
+  const uint16_t old_word = ld16(word);
+  --p.ip->ttl;
+  return change16(old_word, ld16(word));
+}
 }  // namespace
 
 void rewrite_nat(Parsed& p, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, bool ttl) {
-  // The changes as 32-bit one's-complement sums (~old + new per 32-bit word), folded to
-  // 16 bits once: the two addresses are adjacent words, and so are the two ports.
+  // The two addresses are adjacent words, and so are the two ports.
   uint8_t* sa = field(p.ip, offsetof(Ipv4Hdr, saddr));
-  const uint32_t old_s = ld32(sa), old_d = ld32(sa + 4);
-  uint64_t addr_change = uint64_t{~old_s} + saddr + uint64_t{~old_d} + daddr;
+  const uint64_t addr_change = change32(ld32(sa), saddr) + change32(ld32(sa + 4), daddr);
   st32(sa, saddr);
   st32(sa + 4, daddr);
-  uint64_t ip_change = addr_change;
-  if (ttl) {
-    uint8_t* word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol form one 16-bit word
-    const uint16_t old_word = ld16(word);
-    --p.ip->ttl;
-    ip_change += static_cast<uint16_t>(~old_word) + uint64_t{ld16(word)};
-  }
-  auto fold = [](uint64_t x) {
-    x = (x & 0xffffffffu) + (x >> 32);
-    x = (x & 0xffffffffu) + (x >> 32);
-    return csum_fold(static_cast<uint32_t>(x));
-  };
-  uint8_t* ipcheck = field(p.ip, offsetof(Ipv4Hdr, check));
-  st16(ipcheck, static_cast<uint16_t>(~fold(static_cast<uint16_t>(~ld16(ipcheck)) + ip_change)));
+  apply_change(field(p.ip, offsetof(Ipv4Hdr, check)), addr_change + (ttl ? ttl_down(p) : 0));
   uint8_t* ports = p.tcp ? field(p.tcp, offsetof(TcpHdr, source)) : p.udp ? field(p.udp, offsetof(UdpHdr, source)) : nullptr;
   if (!ports) return;
   uint32_t new_ports;
   st16(reinterpret_cast<uint8_t*>(&new_ports), sport);
   st16(reinterpret_cast<uint8_t*>(&new_ports) + 2, dport);
-  const uint64_t port_change = uint64_t{~ld32(ports)} + new_ports;
+  const uint64_t port_change = change32(ld32(ports), new_ports);
   st32(ports, new_ports);
-  uint8_t* check = ports + (p.tcp ? offsetof(TcpHdr, check) : offsetof(UdpHdr, check));
-  const uint16_t c = ld16(check);
-  if (p.l4_csum_partial) {
-    st16(check, fold(c + addr_change));
-  } else if (p.udp && c == 0) {
-    // UDP over IPv4 without a checksum: leave it without one.
-  } else {
-    uint16_t n = static_cast<uint16_t>(~fold(static_cast<uint16_t>(~c) + addr_change + port_change));
-    if (p.udp && n == 0) n = 0xffff;  // RFC 768: a computed 0 is sent as all ones
-    st16(check, n);
-  }
+  apply_l4_change(p, addr_change, port_change);
 }
 
 void rewrite_dsr_l3(Parsed& p, uint32_t daddr, uint8_t tos) {
-  uint32_t addr_change = 0, ip_change = 0;
   uint8_t* da = field(p.ip, offsetof(Ipv4Hdr, daddr));
-  add_change32(addr_change, ld32(da), daddr);
+  const uint64_t addr_change = change32(ld32(da), daddr);
   st32(da, daddr);
   uint8_t* tos_word = field(p.ip, 0);  // version/IHL and TOS form one 16-bit word
   const uint16_t old_tos_word = ld16(tos_word);
   p.ip->tos = tos;
-  add_change16(ip_change, old_tos_word, ld16(tos_word));
-  uint8_t* ttl_word = field(p.ip, offsetof(Ipv4Hdr, ttl));  // TTL and protocol
-  const uint16_t old_ttl_word = ld16(ttl_word);
-  --p.ip->ttl;
-  add_change16(ip_change, old_ttl_word, ld16(ttl_word));
-  uint8_t* ipcheck = field(p.ip, offsetof(Ipv4Hdr, check));
-  st16(ipcheck, static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~ld16(ipcheck)) + addr_change + ip_change)));
-  uint8_t* check = l4_check(p);
-  if (!check) return;
-  const uint16_t c = ld16(check);
-  if (p.l4_csum_partial) {
-    st16(check, csum_fold(c + addr_change));
-  } else if (p.udp && c == 0) {
-    // no checksum: none
-  } else {
-    uint16_t n = static_cast<uint16_t>(~csum_fold(static_cast<uint16_t>(~c) + addr_change));
-    if (p.udp && n == 0) n = 0xffff;
-    st16(check, n);
-  }
+  const uint64_t tos_change = change16(old_tos_word, ld16(tos_word));
+  apply_change(field(p.ip, offsetof(Ipv4Hdr, check)), addr_change + tos_change + ttl_down(p));
+  apply_l4_change(p, addr_change, 0);
 }
 
 void set_l4_port(Parsed& p, bool source, uint16_t new_port) {
