@@ -714,12 +714,7 @@ void Engine::encapsulate_ipip(Parsed& p, uint32_t rip, uint64_t now) {
   outer->daddr = rip;
   outer->check = 0;
   outer->check = static_cast<uint16_t>(~ipv4_header_sum(outer, sizeof(Ipv4Hdr)));
-  const Neighbor* n = neighbor(hop);
-  if (!n || !n->valid) {
-    send_arp_request(port, hop, now);
-    return stats_.drop(Drop::neigh_unresolved);
-  }
-  send_to_mac(port, out, total + sizeof(Ipv4Hdr), n->mac);  // the route looked up above
+  send_frame(out, total + sizeof(Ipv4Hdr), rip, now);
 }
 
 // ICMP destination unreachable, fragmentation needed (type 3 code 4), from the address
